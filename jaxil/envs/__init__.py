@@ -1,0 +1,69 @@
+"""Environments: the Brax-style protocol, wrappers, adapters and built-in pure-JAX envs.
+
+`make(name)` returns a ready environment with its time limit: built-ins by bare name
+(`cartpole`, `pendulum`, `pointmass`), Brax envs as `brax/<name>`, MuJoCo Playground envs
+as `playground/<name>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jaxil.envs.adapters import BraxEnv, PlaygroundEnv
+from jaxil.envs.base import Env, EnvState, base_state
+from jaxil.envs.cartpole import CartPole
+from jaxil.envs.pendulum import Pendulum
+from jaxil.envs.pointmass import PointMass
+from jaxil.envs.wrappers import AutoReset, TimeLimit, VmapEnv, Wrapper, vectorize
+
+_REGISTRY: dict[str, Callable[..., Env]] = {
+    "cartpole": CartPole,
+    "pendulum": Pendulum,
+    "pointmass": PointMass,
+}
+
+
+def register(name: str, factory: Callable[..., Env]) -> None:
+    """Makes `make(name, **kwargs)` build `factory(**kwargs)` (with its time limit)."""
+    if "/" in name:
+        raise ValueError(f"name: built-in names may not contain '/', got {name!r}")
+    _REGISTRY[name] = factory
+
+
+def names() -> list[str]:
+    """The built-in environment names."""
+    return sorted(_REGISTRY)
+
+
+def make(name: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> Env:
+    """Builds an environment wrapped in its time limit.
+
+    Args:
+        name: `"cartpole"`, `"pendulum"`, `"pointmass"`, `"brax/<name>"` or
+            `"playground/<name>"`.
+        max_episode_steps: overrides the environment's default time limit.
+        **kwargs: passed to the environment (e.g. `backend="positional"` for Brax).
+
+    Returns:
+        A `TimeLimit`-wrapped `Env`; its `spec.max_episode_steps` is the limit.
+    """
+    if name.startswith("brax/"):
+        base: Env = BraxEnv(name.removeprefix("brax/"), **kwargs)
+    elif name.startswith("playground/"):
+        base = PlaygroundEnv(name.removeprefix("playground/"), **kwargs)
+    elif name in _REGISTRY:
+        base = _REGISTRY[name](**kwargs)
+    else:
+        raise ValueError(
+            f"env name: unknown environment {name!r}; expected one of {names()}, "
+            "'brax/<name>' or 'playground/<name>'"
+        )
+    return TimeLimit(base, max_episode_steps or base.spec.max_episode_steps)
+
+
+__all__ = [
+    "AutoReset", "BraxEnv", "CartPole", "Env", "EnvState", "Pendulum", "PlaygroundEnv",
+    "PointMass", "TimeLimit", "VmapEnv", "Wrapper", "base_state", "make", "names",
+    "register", "vectorize",
+]

@@ -1,0 +1,116 @@
+"""Wrappers: episode time limit, auto-reset that keeps the true final observation, vmap.
+
+The usual stack is `VmapEnv(AutoReset(TimeLimit(base, max_steps)), num_envs)`; see
+`jaxil.envs.vectorize`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from jaxil.envs.base import Env, EnvState
+from jaxil.types import Array, PRNGKey
+
+
+class Wrapper(Env):
+    """Base class of wrappers: delegates everything to `env`."""
+
+    def __init__(self, env: Env):
+        self.env = env
+        self.spec = env.spec
+
+    def reset(self, key: PRNGKey) -> EnvState:
+        return self.env.reset(key)
+
+    def step(self, state: EnvState, action: Array) -> EnvState:
+        return self.env.step(state, action)
+
+    @property
+    def unwrapped(self) -> Env:
+        return self.env.unwrapped
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.env!r})"
+
+
+class TimeLimit(Wrapper):
+    """Truncates episodes after `max_episode_steps` steps.
+
+    Adds `info["steps"]` (int32 step counter). A step that terminates on the last allowed
+    step counts as `terminated`, not `truncated`.
+    """
+
+    def __init__(self, env: Env, max_episode_steps: int):
+        super().__init__(env)
+        if max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps: expected >= 1, got {max_episode_steps}")
+        self.max_episode_steps = int(max_episode_steps)
+        self.spec = dataclasses.replace(env.spec, max_episode_steps=int(max_episode_steps))
+
+    def reset(self, key: PRNGKey) -> EnvState:
+        state = self.env.reset(key)
+        return state._replace(info={**state.info, "steps": jnp.zeros((), jnp.int32)})
+
+    def step(self, state: EnvState, action: Array) -> EnvState:
+        steps = state.info["steps"] + 1
+        nxt = self.env.step(state, action)
+        truncated = (steps >= self.max_episode_steps) & ~nxt.terminated
+        return nxt._replace(truncated=truncated, info={**nxt.info, "steps": steps})
+
+
+class AutoReset(Wrapper):
+    """Resets an episode as soon as it ends, keeping what learners need of the last step.
+
+    After a step that ends an episode, `state.obs` is the first observation of the new
+    episode, while `reward`, `terminated` and `truncated` still describe the step that
+    ended, and `info["final_obs"]` holds the true final observation. For steps that do not
+    end an episode `info["final_obs"] == obs`. The reset key is carried in `info["rng"]`,
+    so every episode starts from a fresh random state.
+    """
+
+    def reset(self, key: PRNGKey) -> EnvState:
+        key, reset_key = jax.random.split(key)
+        state = self.env.reset(reset_key)
+        return state._replace(info={**state.info, "final_obs": state.obs, "rng": key})
+
+    def step(self, state: EnvState, action: Array) -> EnvState:
+        rng, reset_key = jax.random.split(state.info["rng"])
+        inner_info = {k: v for k, v in state.info.items() if k not in ("final_obs", "rng")}
+        nxt = self.env.step(state._replace(info=inner_info), action)
+        fresh = self.env.reset(reset_key)
+        done = nxt.terminated | nxt.truncated
+
+        def pick(reset_leaf, step_leaf):  # one env: `done` is a scalar
+            return jnp.where(done, reset_leaf, step_leaf)
+
+        inner = jax.tree.map(pick, fresh.inner, nxt.inner)
+        info = jax.tree.map(pick, fresh.info, nxt.info)
+        return nxt._replace(
+            inner=inner,
+            obs=jnp.where(done, fresh.obs, nxt.obs),
+            info={**info, "final_obs": nxt.obs, "rng": rng},
+        )
+
+
+class VmapEnv(Wrapper):
+    """Runs `num_envs` copies of `env` in parallel; states get a leading `[B]` axis."""
+
+    def __init__(self, env: Env, num_envs: int):
+        super().__init__(env)
+        if num_envs < 1:
+            raise ValueError(f"num_envs: expected >= 1, got {num_envs}")
+        self.num_envs = int(num_envs)
+
+    def reset(self, key: PRNGKey) -> EnvState:
+        return jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
+
+    def step(self, state: EnvState, action: Array) -> EnvState:
+        return jax.vmap(self.env.step)(state, action)
+
+
+def vectorize(env: Env, num_envs: int) -> VmapEnv:
+    """`num_envs` auto-resetting copies of `env` (which should carry a time limit)."""
+    return VmapEnv(AutoReset(env), num_envs)

@@ -1,0 +1,1 @@
+"""Training expert policies with jaxil's own PPO."""

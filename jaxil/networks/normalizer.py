@@ -1,0 +1,57 @@
+"""Observation normalisation as explicit state (never updated as a side effect)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from jaxil.types import Array
+
+
+class NormalizerState(NamedTuple):
+    """Running mean and variance of `[D]` vectors over `count` samples."""
+
+    mean: Array
+    var: Array
+    count: Array
+
+
+def init_normalizer(size: int) -> NormalizerState:
+    """The identity normaliser (mean 0, variance 1, count 0) for `[size]` vectors."""
+    return NormalizerState(jnp.zeros(size, jnp.float32), jnp.ones(size, jnp.float32),
+                           jnp.zeros((), jnp.float32))
+
+
+def update_normalizer(state: NormalizerState, batch: Array,
+                      mask: Array | None = None) -> NormalizerState:
+    """Merges a batch `[..., D]` (optionally weighted by `mask[...]`) into the statistics.
+
+    Uses the parallel (Chan et al.) combination of means and variances, so the result is
+    the same as computing the statistics of all samples at once.
+    """
+    x = jnp.reshape(batch, (-1, batch.shape[-1])).astype(jnp.float32)
+    w = jnp.ones(x.shape[0]) if mask is None else jnp.reshape(mask, (-1,)).astype(jnp.float32)
+    n = jnp.sum(w)
+    safe_n = jnp.maximum(n, 1.0)
+    mean_b = jnp.sum(x * w[:, None], 0) / safe_n
+    var_b = jnp.sum(w[:, None] * (x - mean_b) ** 2, 0) / safe_n
+    total = state.count + n
+    safe_total = jnp.maximum(total, 1.0)
+    delta = mean_b - state.mean
+    mean = state.mean + delta * n / safe_total
+    m2 = state.var * state.count + var_b * n + delta**2 * state.count * n / safe_total
+    var = jnp.where(total > 0, m2 / safe_total, 1.0)
+    return NormalizerState(mean, var, total)
+
+
+def normalizer_from_data(x: Array) -> NormalizerState:
+    """Statistics of the samples `x[N, D]`."""
+    return update_normalizer(init_normalizer(x.shape[-1]), x)
+
+
+def normalize(state: NormalizerState, x: Array, clip: float = 10.0) -> Array:
+    """`(x - mean) / std`, clipped to `[-clip, clip]`; `x[..., D]`."""
+    std = jnp.sqrt(jnp.maximum(state.var, 1e-8))
+    std = jnp.where(std < 1e-6, 1.0, std)  # constant features pass through centred
+    return jnp.clip((x - state.mean) / std, -clip, clip)

@@ -1,0 +1,148 @@
+"""Policy and value networks, and `ActorPolicy`, the `Policy` that algorithms return."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import distrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from jaxil.networks.heads import (
+    HEAD_KINDS,
+    CategoricalHead,
+    DeterministicHead,
+    GaussianHead,
+    Head,
+)
+from jaxil.networks.mlp import MLP
+from jaxil.networks.normalizer import NormalizerState, init_normalizer, normalize
+from jaxil.types import Array, Box, Discrete, EnvSpec, PRNGKey
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyArch:
+    """Everything needed to rebuild a policy network (saved next to its weights).
+
+    Attributes:
+        observation_size: length of the observation vector.
+        action_space: `Discrete` or `Box`.
+        hidden_sizes: torso widths.
+        head: one of `HEAD_KINDS`, or `"auto"` (categorical for discrete actions,
+            tanh-squashed Gaussian for continuous ones).
+        activation: torso activation name.
+        state_dependent_std: Gaussian heads only: std is an output of the torso.
+        init_std: Gaussian heads only: initial standard deviation (pre-squash).
+    """
+
+    observation_size: int
+    action_space: Discrete | Box
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    head: str = "auto"
+    activation: str = "tanh"
+    state_dependent_std: bool = False
+    init_std: float = 1.0
+
+    @property
+    def head_kind(self) -> str:
+        if self.head == "auto":
+            return "categorical" if isinstance(self.action_space, Discrete) else "tanh_gaussian"
+        return self.head
+
+    @classmethod
+    def for_env(cls, spec: EnvSpec, **kwargs) -> PolicyArch:
+        return cls(spec.observation_size, spec.action_space, **kwargs)
+
+
+def _make_head(arch: PolicyArch) -> Head:
+    kind = arch.head_kind
+    if kind not in HEAD_KINDS:
+        raise ValueError(f"head: expected 'auto' or one of {HEAD_KINDS}, got {kind!r}")
+    discrete = isinstance(arch.action_space, Discrete)
+    if (kind == "categorical") != discrete:
+        raise ValueError(f"head: {kind!r} does not fit the action space {arch.action_space}")
+    if kind == "categorical":
+        return CategoricalHead(arch.action_space.n)
+    if kind == "deterministic":
+        return DeterministicHead(arch.action_space)
+    return GaussianHead(arch.action_space, squashed=kind == "tanh_gaussian",
+                        state_dependent_std=arch.state_dependent_std, init_std=arch.init_std)
+
+
+class PolicyNetwork(eqx.Module):
+    """`obs[obs_dim] -> distrax.Distribution` over one action."""
+
+    torso: MLP
+    head: Head
+    arch: PolicyArch = eqx.field(static=True)
+
+    def __init__(self, arch: PolicyArch, key: PRNGKey):
+        self.arch = arch
+        self.head = _make_head(arch)
+        self.torso = MLP(arch.observation_size, self.head.param_size, arch.hidden_sizes, key,
+                         activation=arch.activation, final_scale=0.01)
+
+    def __call__(self, obs: Array) -> distrax.Distribution:
+        return self.head.distribution(self.torso(obs))
+
+    def mode(self, obs: Array) -> Array:
+        return self.head.mode(self.torso(obs))
+
+
+class ValueNetwork(eqx.Module):
+    """`obs[obs_dim] -> value[]`."""
+
+    mlp: MLP
+
+    def __init__(self, observation_size: int, key: PRNGKey,
+                 hidden_sizes: Sequence[int] = (64, 64), activation: str = "tanh"):
+        self.mlp = MLP(observation_size, 1, hidden_sizes, key, activation=activation)
+
+    def __call__(self, obs: Array) -> Array:
+        return self.mlp(obs)[0]
+
+
+class ActorPolicy(eqx.Module):
+    """The `Policy` every algorithm returns: normalise the observation, then act.
+
+    `policy(obs[obs_dim], key) -> action` samples from the network's distribution, or takes
+    its mode when `deterministic`.
+    """
+
+    network: PolicyNetwork
+    normalizer: NormalizerState
+    deterministic: bool = eqx.field(static=True, default=False)
+
+    def distribution(self, obs: Array) -> distrax.Distribution:
+        return self.network(normalize(self.normalizer, obs))
+
+    def __call__(self, obs: Array, key: PRNGKey) -> Array:
+        x = normalize(self.normalizer, obs)
+        if self.deterministic:
+            return self.network.mode(x)
+        return self.network(x).sample(seed=key)
+
+    def with_deterministic(self, deterministic: bool = True) -> ActorPolicy:
+        return ActorPolicy(self.network, self.normalizer, deterministic)
+
+
+def make_actor_policy(arch: PolicyArch, key: PRNGKey,
+                      normalizer: NormalizerState | None = None) -> ActorPolicy:
+    """A freshly initialised `ActorPolicy` (identity normaliser unless one is given)."""
+    norm = init_normalizer(arch.observation_size) if normalizer is None else normalizer
+    return ActorPolicy(PolicyNetwork(arch, key), norm)
+
+
+class RandomPolicy(eqx.Module):
+    """Uniformly random actions: the `0` of expert-normalised scores."""
+
+    action_space: Discrete | Box = eqx.field(static=True)
+
+    def __call__(self, obs: Array, key: PRNGKey) -> Array:
+        space = self.action_space
+        if isinstance(space, Discrete):
+            return jax.random.randint(key, (), 0, space.n)
+        return jax.random.uniform(key, space.shape, minval=jnp.asarray(space.low),
+                                  maxval=jnp.asarray(space.high))

@@ -1,0 +1,1 @@
+"""Reinforcement learning used by experts and adversarial imitation: GAE and PPO."""

@@ -1,0 +1,54 @@
+"""`train`: a whole training run as one `lax.scan` over `Algorithm.update`."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxil.core import Algorithm, State
+from jaxil.data.demos import Demos, as_transitions
+from jaxil.types import Metrics, PRNGKey, Transition
+
+
+def sample_batch(data: Transition, key: PRNGKey, batch_size: int) -> Transition:
+    """Uniformly samples `batch_size` transitions (with replacement) from `data[M, ...]`."""
+    size = jax.tree.leaves(data)[0].shape[0]
+    idx = jax.random.randint(key, (batch_size,), 0, size)
+    return jax.tree.map(lambda x: x[idx], data)
+
+
+def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | None = None,
+          num_updates: int = 1_000, batch_size: int = 256) -> tuple[State, Metrics]:
+    """Initialises `algo` and runs `num_updates` updates as one `lax.scan`.
+
+    Works under `jax.jit` and `jax.vmap` (over keys for seeds; build the algorithm inside
+    the vmapped function to sweep over float hyperparameters of its config).
+
+    Args:
+        algo: an `Algorithm`.
+        key: PRNG key; the same key gives the same result.
+        demos: expert demonstrations (`Demos`, or its flat `Transition` view), sampled
+            uniformly into each update's batch; `None` for methods that need none (PPO).
+        num_updates: number of `update` calls.
+        batch_size: expert transitions per update.
+
+    Returns:
+        `(final_state, metrics)`, where `metrics[name]` stacks the per-update scalars
+        `[num_updates]`.
+    """
+    data = None if demos is None else as_transitions(demos)
+    init_key, sample_key = jax.random.split(key)
+    state = algo.init(init_key, data)
+
+    def body(state: State, k: PRNGKey):
+        batch = None if data is None else sample_batch(data, k, batch_size)
+        state = algo.update(state, batch)
+        return state, state.metrics
+
+    state, metrics = jax.lax.scan(body, state, jax.random.split(sample_key, num_updates))
+    return state, metrics
+
+
+def final_metrics(metrics: Metrics, last: int = 10) -> dict[str, float]:
+    """Mean of the last `last` updates of each metric, as Python floats."""
+    return {k: float(jnp.mean(v[..., -last:])) for k, v in metrics.items()}
