@@ -7,14 +7,10 @@ import jax.numpy as jnp
 
 from jaxil.core import Algorithm, State
 from jaxil.data.demos import Demos, as_transitions
+from jaxil.data.sampling import sample_batch
 from jaxil.types import Metrics, PRNGKey, Transition
 
-
-def sample_batch(data: Transition, key: PRNGKey, batch_size: int) -> Transition:
-    """Uniformly samples `batch_size` transitions (with replacement) from `data[M, ...]`."""
-    size = jax.tree.leaves(data)[0].shape[0]
-    idx = jax.random.randint(key, (batch_size,), 0, size)
-    return jax.tree.map(lambda x: x[idx], data)
+__all__ = ["final_metrics", "sample_batch", "train"]
 
 
 def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | None = None,

@@ -1,4 +1,4 @@
-"""`Demos`: padded expert episodes, and their flat transitions view."""
+"""`Demos`: padded expert episodes, their construction (validated) and flat transitions view."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from jaxil.types import Array, Transition
+from jaxil.data.validation import validate_demos
+from jaxil.types import Array, Discrete, EnvSpec, Transition
+
+_INT32 = np.iinfo(np.int32)
 
 
 class Demos(NamedTuple):
@@ -47,6 +50,85 @@ class Demos(NamedTuple):
         rewards, lengths = np.asarray(self.rewards), np.asarray(self.lengths)
         mask = np.arange(rewards.shape[1])[None] < lengths[:, None]
         return np.sum(np.where(mask, rewards, 0.0), axis=1)
+
+
+def _as_float32(x: np.ndarray) -> np.ndarray:
+    """Numeric arrays as float32; anything else unchanged (validation reports it)."""
+    if np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.complexfloating):
+        return x.astype(np.float32)
+    return x
+
+
+def _as_int32(x: np.ndarray) -> np.ndarray:
+    """Integer arrays that fit as int32; anything else unchanged (validation reports it)."""
+    if np.issubdtype(x.dtype, np.integer) and (
+            x.size == 0 or (x.min() >= _INT32.min and x.max() <= _INT32.max)):
+        return x.astype(np.int32)
+    return x
+
+
+def _as_bool(x: np.ndarray) -> np.ndarray:
+    """Bool arrays, and integer arrays of 0s and 1s, as bool; anything else unchanged."""
+    if np.issubdtype(x.dtype, np.integer) and np.isin(x, (0, 1)).all():
+        return x.astype(bool)
+    return x
+
+
+def make_demos(obs, actions, rewards=None, terminated=None, truncated=None, lengths=None,
+               spec: EnvSpec | None = None) -> Demos:
+    """Builds `Demos` from padded arrays (on the host, as numpy) and validates them.
+
+    Dtypes are made canonical: obs, rewards and continuous actions float32, discrete
+    actions and lengths int32, flags bool (integer 0/1 flags are accepted).
+
+    Args:
+        obs: `[N, T + 1, obs_dim]`; `obs[i, lengths[i]]` is the true final observation and
+            later entries are padding.
+        actions: `[N, T]` integer (discrete) or `[N, T, act_dim]` (continuous), or `None`
+            for state-only demonstrations.
+        rewards: `[N, T]` or `None`.
+        terminated: `[N, T]` bool, true only at the last step of an episode that really
+            ended; `None`: false everywhere.
+        truncated: `[N, T]` bool, true only at the last step of an episode cut by a time
+            limit; `None`: false everywhere.
+        lengths: `[N]` integer steps per episode, in `1..T`; `None`: one step after the
+            first `terminated | truncated` flag of each episode, or `T` if it has none.
+        spec: when given, the observation size and action space are checked against it
+            (and discrete actions against `[0, n)`).
+
+    Returns:
+        Validated `Demos` of numpy arrays.
+
+    Raises:
+        ValueError: naming the field, the expected and the found shape, dtype or value
+            (see `validate_demos`).
+    """
+    obs = _as_float32(np.asarray(obs))
+    if obs.ndim < 2:
+        raise ValueError(f"obs: expected shape [N, T + 1, obs_dim], found {list(obs.shape)}")
+    n, t = obs.shape[0], obs.shape[1] - 1
+    if actions is not None:
+        actions = np.asarray(actions)
+        discrete = spec is not None and isinstance(spec.action_space, Discrete)
+        if np.issubdtype(actions.dtype, np.integer) and (spec is None or discrete):
+            actions = _as_int32(actions)
+        elif not discrete:
+            actions = _as_float32(actions)
+    if rewards is not None:
+        rewards = _as_float32(np.asarray(rewards))
+    flags = []
+    for x in (terminated, truncated):
+        flags.append(np.zeros((n, max(t, 0)), bool) if x is None else _as_bool(np.asarray(x)))
+    terminated, truncated = flags
+    if lengths is None:
+        lengths = np.full((n,), t, np.int32)
+        if terminated.shape == truncated.shape == (n, t) and t > 0:
+            done = terminated.astype(bool) | truncated.astype(bool)
+            lengths = np.where(done.any(axis=1), np.argmax(done, axis=1) + 1, t)
+    lengths = _as_int32(np.asarray(lengths))
+    demos = Demos(obs, actions, rewards, terminated, truncated, lengths)
+    validate_demos(demos, spec)
+    return demos
 
 
 def step_mask(demos: Demos) -> np.ndarray:

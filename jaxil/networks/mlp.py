@@ -41,7 +41,8 @@ class MLP(eqx.Module):
                              f"got {activation!r}")
         sizes = [in_size, *hidden_sizes, out_size]
         keys = jax.random.split(key, len(sizes) - 1)
-        layers = [eqx.nn.Linear(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys)]
+        pairs = zip(sizes[:-1], sizes[1:], keys, strict=True)
+        layers = [eqx.nn.Linear(a, b, key=k) for a, b, k in pairs]
         last = layers[-1]
         layers[-1] = eqx.tree_at(lambda lin: (lin.weight, lin.bias), last,
                                  (last.weight * final_scale, jnp.zeros_like(last.bias)))

@@ -8,11 +8,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 
 import equinox as eqx
 import jax
 
+from jaxil.io import atomic_write
 from jaxil.networks.normalizer import init_normalizer
 from jaxil.networks.policy import ActorPolicy, PolicyArch, make_actor_policy
 from jaxil.types import Box, Discrete
@@ -31,21 +31,6 @@ def _space_from_json(d: dict) -> Discrete | Box:
         return Discrete(int(d["n"]))
     as_bound = lambda b: tuple(b) if isinstance(b, list) else float(b)
     return Box(tuple(d["shape"]), as_bound(d["low"]), as_bound(d["high"]))
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Calls `write(file)` on a temporary file next to `path`, then renames it to `path`."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def save_policy(path: str | os.PathLike, policy: ActorPolicy) -> None:

@@ -1,0 +1,58 @@
+"""Helpers shared by the benchmark scripts: machine description, JSON output, timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
+            "jax": jax.__version__, "device": str(jax.devices()[0]),
+            "python": platform.python_version()}
+
+
+def emit(record: dict[str, Any]) -> None:
+    """Prints one JSON object per measurement."""
+    print(json.dumps({**record, "machine": machine()}), flush=True)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """Runs `fn`, blocks on its result, returns `(result, seconds)`."""
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return out, time.perf_counter() - start
+
+
+def run_peer(python: str | None, script: str, args: list[str],
+             timeout: float = 1800) -> dict[str, Any] | None:
+    """Runs `script` with the peer library's Python; returns its last JSON line, or None.
+
+    `python` is an interpreter with the peer library (e.g. the PyTorch `imitation`
+    library) installed; None or a missing interpreter skips the peer measurement.
+    """
+    if not python or not os.path.exists(python):
+        return None
+    proc = subprocess.run([python, script, *args], capture_output=True, text=True,
+                          timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        print(json.dumps({"peer_error": proc.stderr[-2000:]}), file=sys.stderr)
+        return None
+    return json.loads(lines[-1])

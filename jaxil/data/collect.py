@@ -1,0 +1,55 @@
+"""Collecting demonstrations by running a policy for complete episodes."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import numpy as np
+
+from jaxil.data.demos import Demos, make_demos
+from jaxil.envs.base import Env
+from jaxil.envs.wrappers import AutoReset, VmapEnv, Wrapper
+from jaxil.rollout import rollout_episodes
+from jaxil.types import Policy, PRNGKey
+
+_rollout = eqx.filter_jit(rollout_episodes)
+
+
+def _check_env(env: Env) -> None:
+    layer = env
+    while True:
+        if isinstance(layer, AutoReset | VmapEnv):
+            raise ValueError(
+                f"env: expected a single env with a time limit (as `jaxil.envs.make` gives "
+                f"it), found {env!r}, which contains {type(layer).__name__}")
+        if not isinstance(layer, Wrapper):
+            return
+        layer = layer.env
+
+
+def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int) -> Demos:
+    """Runs `policy` for `num_episodes` complete episodes of `env` and returns them as `Demos`.
+
+    The episodes run in parallel, one per copy of `env`, each until it terminates or hits
+    the env's time limit `T = env.spec.max_episode_steps`; the rollout is compiled once per
+    (env, policy structure, num_episodes). `obs[i, lengths[i]]` is the true final
+    observation of episode `i`, `terminated`/`truncated` tell a real end from a time-out,
+    and rewards are kept.
+
+    Args:
+        env: one (not vectorised, not auto-resetting) env with a time limit, e.g.
+            `jaxil.envs.make("cartpole")`.
+        policy: `policy(obs[obs_dim], key) -> action`, a pytree (e.g. an `equinox.Module`).
+        key: PRNG key; the same key gives the same demos.
+        num_episodes: number of episodes `N >= 1`.
+
+    Returns:
+        Validated `Demos` of numpy arrays: obs `[N, T + 1, obs_dim]`, actions `[N, T, ...]`,
+        rewards/terminated/truncated `[N, T]`, lengths `[N]`.
+    """
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes: expected >= 1, got {num_episodes}")
+    _check_env(env)
+    ep = jax.tree.map(np.asarray, _rollout(env, policy, key, int(num_episodes)))
+    return make_demos(ep.obs, ep.actions, ep.rewards, ep.terminated, ep.truncated, ep.lengths,
+                      spec=env.spec)

@@ -1,0 +1,186 @@
+"""Saving and loading `Demos` as `.npz` files, without pickle.
+
+A demos file is a (compressed) numpy `.npz` archive holding one array per `Demos` field
+(`actions` and `rewards` are absent when `None`) and a `__jaxil__` entry: the UTF-8 bytes
+of a JSON header
+
+    {"format": "jaxil-demos", "version": 1, "env": <name or null>, "spec": {...} | null,
+     "num_episodes": N, "num_transitions": M,
+     "fields": {"obs": {"shape": [...], "dtype": "float32"}, ...},
+     "metadata": {...user metadata...}}
+
+Files are written atomically (temporary file + rename) and read with
+`allow_pickle=False`; anything unexpected raises `ValueError` naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from jaxil.data.demos import Demos, make_demos
+from jaxil.data.validation import validate_demos
+from jaxil.io import atomic_write
+from jaxil.types import Box, Discrete, EnvSpec
+
+FORMAT_NAME = "jaxil-demos"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+HEADER_KEY = "__jaxil__"
+REQUIRED_FIELDS = ("obs", "terminated", "truncated", "lengths")
+OPTIONAL_FIELDS = ("actions", "rewards")
+
+
+def _spec_to_json(spec: EnvSpec) -> dict[str, Any]:
+    space = spec.action_space
+    if isinstance(space, Discrete):
+        action_space = {"type": "discrete", "n": space.n}
+    else:
+        action_space = {"type": "box", "shape": list(space.shape), "low": space.low,
+                        "high": space.high}
+    return {"name": spec.name, "observation_size": spec.observation_size,
+            "action_space": action_space, "max_episode_steps": spec.max_episode_steps}
+
+
+def _spec_from_json(d: dict[str, Any]) -> EnvSpec:
+    a = d["action_space"]
+    if a["type"] == "discrete":
+        space: Discrete | Box = Discrete(int(a["n"]))
+    else:
+        bound = lambda b: tuple(b) if isinstance(b, list) else float(b)
+        space = Box(tuple(a["shape"]), bound(a["low"]), bound(a["high"]))
+    return EnvSpec(d["name"], int(d["observation_size"]), space, int(d["max_episode_steps"]))
+
+
+def save(path: str | os.PathLike, demos: Demos, metadata: dict[str, Any] | None = None,
+         spec: EnvSpec | None = None) -> None:
+    """Writes `demos` to `path` (used as given: no `.npz` suffix is added).
+
+    The demos are validated first (against `spec` when given) and nothing is written if
+    they are invalid. The write is atomic: on any failure no partial file is left and an
+    existing file at `path` is unchanged.
+
+    Args:
+        path: destination file; its directory must exist.
+        demos: the demonstrations.
+        metadata: JSON-serialisable user metadata (expert return, seed, ...), returned by
+            `load_with_metadata` under `"metadata"`.
+        spec: the env's spec; recorded in the header (env name, sizes) and checked.
+
+    Raises:
+        ValueError: the demos are invalid.
+        TypeError: `metadata` is not JSON-serialisable.
+    """
+    validate_demos(demos, spec)
+    arrays = {name: np.asarray(value) for name, value in demos._asdict().items()
+              if value is not None}
+    header = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "env": None if spec is None else spec.name,
+        "spec": None if spec is None else _spec_to_json(spec),
+        "num_episodes": demos.num_episodes,
+        "num_transitions": demos.num_transitions,
+        "fields": {name: {"shape": list(a.shape), "dtype": a.dtype.str}
+                   for name, a in arrays.items()},
+        "metadata": {} if metadata is None else dict(metadata),
+    }
+    try:
+        text = json.dumps(header, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"metadata: expected a JSON-serialisable dict ({err})") from err
+    arrays[HEADER_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+class _NotDemos(ValueError):
+    """The file is readable but is not a jaxil demos file."""
+
+
+def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Reads the raw arrays and header of a demos file, checking the format."""
+    where = os.fspath(path)
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    try:
+        if magic != b"PK\x03\x04":
+            raise _NotDemos(f"expected an .npz (zip) archive, found a file starting with "
+                            f"{magic!r}")
+        with np.load(path, allow_pickle=False) as npz:
+            names = set(npz.files)
+            if HEADER_KEY not in names:
+                raise _NotDemos(f"it has no {HEADER_KEY!r} header entry "
+                                f"(entries: {sorted(names)})")
+            try:
+                header = json.loads(npz[HEADER_KEY].tobytes().decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                raise _NotDemos(f"its {HEADER_KEY!r} header is not valid JSON") from err
+            if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+                raise _NotDemos(f"its header does not declare format {FORMAT_NAME!r}")
+            arrays = {name: npz[name] for name in names if name != HEADER_KEY}
+    except _NotDemos as err:
+        raise ValueError(f"{where}: not a jaxil demos file: {err}") from err
+    except Exception as err:  # whatever a damaged archive makes zipfile or numpy raise
+        raise ValueError(f"{where}: truncated or corrupted demos file "
+                         f"({type(err).__name__}: {err})") from err
+    return arrays, header
+
+
+def load_with_metadata(path: str | os.PathLike,
+                       spec: EnvSpec | None = None) -> tuple[Demos, dict[str, Any]]:
+    """Reads a file written by `save`: `(demos, header)`.
+
+    Args:
+        path: the file.
+        spec: when given, the demos are validated against it (sizes, action space).
+
+    Returns:
+        The validated `Demos` (numpy arrays) and the file's header: `"format"`,
+        `"version"`, `"env"`, `"spec"`, `"num_episodes"`, `"num_transitions"`, `"fields"`
+        (shape and dtype of each array) and `"metadata"` (what was given to `save`).
+
+    Raises:
+        ValueError: the file is not a jaxil demos file, is truncated or corrupted, has a
+            format version this jaxil does not know, misses a field, or holds demos that
+            fail validation. Reading never modifies the file.
+    """
+    where = os.fspath(path)
+    arrays, header = _read(path)
+    version = header.get("version")
+    if version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"{where}: version: demos format version {version!r} is not "
+                         f"supported (this jaxil reads versions {list(SUPPORTED_VERSIONS)})")
+    missing = [name for name in REQUIRED_FIELDS if name not in arrays]
+    if missing:
+        raise ValueError(f"{where}: {missing[0]}: missing field (expected fields "
+                         f"{list(REQUIRED_FIELDS)} and optionally {list(OPTIONAL_FIELDS)}, "
+                         f"found {sorted(arrays)})")
+    fields = header.get("fields")
+    fields = fields if isinstance(fields, dict) else {}
+    for name, a in arrays.items():
+        want = fields.get(name)
+        if not isinstance(want, dict) or "shape" not in want or "dtype" not in want:
+            continue
+        if list(a.shape) != list(want["shape"]) or a.dtype.str != want["dtype"]:
+            raise ValueError(f"{where}: {name}: header records shape {want['shape']} "
+                             f"dtype {want['dtype']}, found {list(a.shape)} {a.dtype.str}: "
+                             "the file is corrupted")
+    try:
+        demos = make_demos(arrays["obs"], arrays.get("actions"), arrays.get("rewards"),
+                           arrays["terminated"], arrays["truncated"], arrays["lengths"],
+                           spec=spec)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from err
+    return demos, header
+
+
+def load(path: str | os.PathLike, spec: EnvSpec | None = None) -> Demos:
+    """Reads demos written by `save` (see `load_with_metadata`, which also gives the header).
+
+    Raises:
+        ValueError: the file is not a valid jaxil demos file (see `load_with_metadata`).
+    """
+    return load_with_metadata(path, spec)[0]

@@ -1,0 +1,153 @@
+"""Host-side (numpy) checks of the `Demos` data contract.
+
+Every check raises `ValueError` with a message that starts with the field name and says
+what was expected and what was found, e.g.
+`"lengths: expected values in 1..50 (the padded length T), found 51 at episode 3"`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jaxil.types import Discrete, EnvSpec
+
+if TYPE_CHECKING:
+    from jaxil.data.demos import Demos
+
+
+def _shape(x: np.ndarray) -> str:
+    return "[" + ", ".join(str(d) for d in x.shape) + "]"
+
+
+def _check_finite(name: str, x: np.ndarray) -> None:
+    finite = np.isfinite(x)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        value = x[where]
+        raise ValueError(
+            f"{name}: expected finite values, found {value} at index {list(where)} "
+            f"({int(np.sum(~finite))} non-finite values in all)"
+        )
+
+
+def _check_flags(name: str, flags: np.ndarray, n: int, t: int) -> None:
+    if flags.shape != (n, t):
+        raise ValueError(f"{name}: expected shape [{n}, {t}] (like actions [N, T]), "
+                         f"found {_shape(flags)}")
+    if flags.dtype != np.bool_:
+        raise ValueError(f"{name}: expected dtype bool, found {flags.dtype}")
+
+
+def validate_demos(demos: Demos, spec: EnvSpec | None = None) -> None:
+    """Checks that `demos` follows the `Demos` contract; raises `ValueError` if not.
+
+    Checked: `obs` is `[N, T + 1, obs_dim]` floating with `N, T >= 1`; `actions` (unless
+    `None`) is `[N, T]` integer in `[0, n)` for a discrete space or `[N, T, *shape]`
+    floating for a continuous one; `rewards` (unless `None`) is `[N, T]` floating; obs,
+    actions and rewards are finite (padding included); `lengths` is `[N]` integer in
+    `1..T`; `terminated` and `truncated` are `[N, T]` bool, never both true at one step,
+    and true only at the last valid step `lengths[i] - 1` of an episode. With `spec`, the
+    observation size and the action space must match it.
+
+    Args:
+        demos: the demonstrations (numpy or JAX arrays).
+        spec: the environment's spec, or `None` to skip the env-specific checks.
+
+    Raises:
+        ValueError: naming the field, the expected and the found shape, dtype or value.
+    """
+    obs = np.asarray(demos.obs)
+    if obs.ndim < 3:
+        raise ValueError(f"obs: expected shape [N, T + 1, obs_dim], found {_shape(obs)}")
+    if not np.issubdtype(obs.dtype, np.floating):
+        raise ValueError(f"obs: expected a floating dtype (float32), found {obs.dtype}")
+    n, t = obs.shape[0], obs.shape[1] - 1
+    if n == 0 or t <= 0:
+        raise ValueError(
+            f"obs: empty demos, expected at least one episode of at least one step "
+            f"(obs [N >= 1, T + 1 >= 2, ...]), found {_shape(obs)}")
+    if spec is not None and obs.shape[2:] != (spec.observation_size,):
+        raise ValueError(
+            f"obs: expected observation size {spec.observation_size} for env "
+            f"{spec.name!r} (obs [N, T + 1, {spec.observation_size}]), found {_shape(obs)}")
+    _check_finite("obs", obs)
+
+    if demos.actions is not None:
+        _validate_actions(np.asarray(demos.actions), n, t, spec)
+
+    if demos.rewards is not None:
+        rewards = np.asarray(demos.rewards)
+        if rewards.shape != (n, t):
+            raise ValueError(f"rewards: expected shape [{n}, {t}] (like actions [N, T]), "
+                             f"found {_shape(rewards)}")
+        if not np.issubdtype(rewards.dtype, np.floating):
+            raise ValueError(f"rewards: expected a floating dtype (float32), "
+                             f"found {rewards.dtype}")
+        _check_finite("rewards", rewards)
+
+    lengths = np.asarray(demos.lengths)
+    if lengths.shape != (n,):
+        raise ValueError(f"lengths: expected shape [{n}] (one per episode), "
+                         f"found {_shape(lengths)}")
+    if not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"lengths: expected an integer dtype (int32), found {lengths.dtype}")
+    bad = (lengths < 1) | (lengths > t)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"lengths: expected values in 1..{t} (the padded length T), "
+                         f"found {int(lengths[i])} at episode {i}")
+
+    terminated, truncated = np.asarray(demos.terminated), np.asarray(demos.truncated)
+    _check_flags("terminated", terminated, n, t)
+    _check_flags("truncated", truncated, n, t)
+    both = terminated & truncated
+    if both.any():
+        i, s = (int(v) for v in np.argwhere(both)[0])
+        raise ValueError(f"terminated/truncated: expected at most one of them true at a step, "
+                         f"found both true at episode {i}, step {s}")
+    last = np.arange(t)[None] == (lengths[:, None] - 1)
+    for name, flags in (("terminated", terminated), ("truncated", truncated)):
+        misplaced = flags & ~last
+        if misplaced.any():
+            i, s = (int(v) for v in np.argwhere(misplaced)[0])
+            raise ValueError(
+                f"{name}: expected true only at the last valid step lengths[i] - 1, found "
+                f"true at episode {i}, step {s} (lengths[{i}] = {int(lengths[i])})")
+
+
+def _validate_actions(actions: np.ndarray, n: int, t: int, spec: EnvSpec | None) -> None:
+    if actions.shape[:2] != (n, t):
+        raise ValueError(
+            f"actions: expected shape [{n}, {t}, ...] (obs [N, T + 1, ...] has one more step "
+            f"than actions [N, T, ...]), found {_shape(actions)}")
+    space = None if spec is None else spec.action_space
+    if isinstance(space, Discrete):
+        if actions.ndim != 2:
+            raise ValueError(f"actions: expected shape [{n}, {t}] for the discrete action "
+                             f"space of {spec.name!r}, found {_shape(actions)}")
+        if not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"actions: expected an integer dtype (int32) for the discrete "
+                             f"action space of {spec.name!r}, found {actions.dtype}")
+        bad = (actions < 0) | (actions >= space.n)
+        if bad.any():
+            i, s = (int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(f"actions: expected discrete actions in [0, {space.n}), found "
+                             f"{int(actions[i, s])} at episode {i}, step {s}")
+        return
+    if space is not None:
+        if actions.shape[2:] != tuple(space.shape):
+            expected = ", ".join(str(d) for d in (n, t, *space.shape))
+            raise ValueError(f"actions: expected shape [{expected}] for the action space of "
+                             f"{spec.name!r} (action size {spec.action_size}), "
+                             f"found {_shape(actions)}")
+        if not np.issubdtype(actions.dtype, np.floating):
+            raise ValueError(f"actions: expected a floating dtype (float32) for the "
+                             f"continuous action space of {spec.name!r}, found {actions.dtype}")
+    elif not (np.issubdtype(actions.dtype, np.integer)
+              or np.issubdtype(actions.dtype, np.floating)):
+        raise ValueError(f"actions: expected an integer or floating dtype, "
+                         f"found {actions.dtype}")
+    if np.issubdtype(actions.dtype, np.floating):
+        _check_finite("actions", actions)

@@ -1,0 +1,157 @@
+"""Behavioural cloning: the loss against hand-computed values, the protocol, learning."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxil
+from jaxil.algorithms import BCConfig, bc, bc_loss
+from jaxil.algorithms.bc import l2_penalty
+from jaxil.networks import PolicyArch, make_actor_policy
+from jaxil.rollout import rollout_episodes
+from jaxil.types import Box, Discrete
+
+
+def _with_output(policy, bias, log_std=None):
+    """Zeroes the last layer's weights so the torso outputs `bias` for every input."""
+    last = lambda p: p.network.torso.layers[-1]
+    policy = eqx.tree_at(lambda p: (last(p).weight, last(p).bias), policy,
+                         (jnp.zeros_like(last(policy).weight), jnp.asarray(bias, jnp.float32)))
+    if log_std is not None:
+        policy = eqx.tree_at(lambda p: p.network.head.log_std, policy,
+                             jnp.asarray(log_std, jnp.float32))
+    return policy
+
+
+def test_categorical_loss_is_cross_entropy():
+    policy = _with_output(make_actor_policy(PolicyArch(3, Discrete(2)), jax.random.key(0)),
+                          [1.0, 2.0])
+    obs = jax.random.normal(jax.random.key(1), (4, 3))
+    actions = jnp.array([0, 1, 1, 1])
+    loss, m = bc_loss(policy, obs, actions)
+    log_z = math.log(math.e**1 + math.e**2)
+    expected = (-(1 - log_z) - 3 * (2 - log_z)) / 4
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    p1 = math.e**1 / math.exp(log_z)
+    ent = -(p1 * math.log(p1) + (1 - p1) * math.log(1 - p1))
+    np.testing.assert_allclose(m["entropy"], ent, rtol=1e-5)
+    loss_reg, _ = bc_loss(policy, obs, actions, entropy_coef=0.5, l2_coef=0.1)
+    np.testing.assert_allclose(loss_reg, expected - 0.5 * ent + 0.1 * float(l2_penalty(
+        policy.network)), rtol=1e-5)
+
+
+def test_gaussian_loss_is_gaussian_nll():
+    arch = PolicyArch(2, Box((2,), -5.0, 5.0), head="gaussian")
+    policy = _with_output(make_actor_policy(arch, jax.random.key(0)), [0.5, -1.0],
+                          log_std=[math.log(0.5), 0.0])
+    actions = jnp.array([[1.0, 0.0], [0.0, -1.0]])
+    loss, _ = bc_loss(policy, jnp.zeros((2, 2)), actions)
+    std = np.array([0.5 + 1e-3, 1.0 + 1e-3])  # heads add min_std
+    mu = np.array([0.5, -1.0])
+    nll = 0.5 * ((np.asarray(actions) - mu) / std) ** 2 + np.log(std) + 0.5 * math.log(2 * math.pi)
+    np.testing.assert_allclose(loss, nll.sum(1).mean(), rtol=1e-5)
+
+
+def test_deterministic_loss_is_mse():
+    arch = PolicyArch(2, Box((1,), -2.0, 2.0), head="deterministic")
+    policy = _with_output(make_actor_policy(arch, jax.random.key(0)), [0.3])
+    actions = jnp.array([[1.0], [-1.0]])
+    loss, _ = bc_loss(policy, jnp.zeros((2, 2)), actions)
+    pred = 2 * math.tanh(0.3)
+    np.testing.assert_allclose(loss, ((pred - 1) ** 2 + (pred + 1) ** 2) / 2, rtol=1e-5)
+
+
+def test_squashed_loss_is_finite_at_the_action_bounds():
+    policy = make_actor_policy(PolicyArch(2, Box((1,), -2.0, 2.0)), jax.random.key(0))
+    loss, _ = bc_loss(policy, jnp.zeros((2, 2)), jnp.array([[2.0], [-2.0]]))
+    assert np.isfinite(float(loss))
+
+
+@pytest.fixture(scope="module")
+def random_cartpole_demos():
+    env = jaxil.envs.make("cartpole")
+    eps = rollout_episodes(env, jaxil.RandomPolicy(env.spec.action_space), jax.random.key(0), 8)
+    return env, jaxil.data.Demos(*eps)
+
+
+def test_update_compiles_once_and_is_deterministic(random_cartpole_demos):
+    env, demos = random_cartpole_demos
+    algo = bc(env, BCConfig())
+    data = jaxil.data.as_transitions(demos)
+    update = jax.jit(eqx.debug.assert_max_traces(algo.update, max_traces=1))
+    state = algo.init(jax.random.key(0), data)
+    for i in range(3):
+        state = update(state, jaxil.sample_batch(data, jax.random.key(i), 32))
+    assert int(state.step) == 3 and np.isfinite(float(state.metrics["loss"]))
+    # normaliser statistics come from the demonstrations
+    np.testing.assert_allclose(state.policy.normalizer.mean, np.mean(data.obs, 0), rtol=1e-4,
+                               atol=1e-6)
+    a, _ = jaxil.train(algo, jax.random.key(7), demos, num_updates=20, batch_size=16)
+    b, _ = jaxil.train(algo, jax.random.key(7), demos, num_updates=20, batch_size=16)
+    for x, y in zip(jax.tree.leaves(a.policy), jax.tree.leaves(b.policy), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_train_vmaps_over_seeds_and_configs(random_cartpole_demos):
+    env, demos = random_cartpole_demos
+    keys = jax.random.split(jax.random.key(0), 3)
+    run = lambda k: jaxil.train(bc(env), k, demos, num_updates=30, batch_size=16)
+    states, metrics = jax.jit(jax.vmap(run))(keys)
+    assert metrics["loss"].shape == (3, 30)
+    w = states.policy.network.torso.layers[0].weight
+    assert w.shape[0] == 3 and not np.allclose(w[0], w[1])
+
+    def run_lr(lr):
+        return jaxil.train(bc(env, BCConfig(learning_rate=lr)), jax.random.key(0), demos,
+                           num_updates=30, batch_size=16)
+
+    lrs = jnp.array([0.0, 1e-2])
+    states, metrics = jax.vmap(run_lr)(lrs)
+    w = states.policy.network.torso.layers[0].weight
+    w0 = bc(env).init(jax.random.split(jax.random.key(0))[0], None).policy.network
+    np.testing.assert_allclose(w[0], w0.torso.layers[0].weight, atol=1e-7)  # lr 0: no change
+    assert not np.allclose(w[1], w[0])
+
+
+def test_bc_rejects_batches_without_actions(random_cartpole_demos):
+    env, demos = random_cartpole_demos
+    algo = bc(env)
+    data = jaxil.data.as_transitions(demos)
+    state = algo.init(jax.random.key(0), data)
+    with pytest.raises(ValueError, match="actions"):
+        algo.update(state, data._replace(action=None))
+
+
+def _bc_score(env, expert, expert_return, key, num_episodes, num_updates, config=BCConfig()):
+    """Trains BC on `num_episodes` expert episodes with 4 seeds in one vmapped call."""
+    demos = jaxil.data.collect(env, expert, key, num_episodes)
+    algo = bc(env, config)
+    run = lambda k: jaxil.train(algo, k, demos, num_updates=num_updates, batch_size=256)[0]
+    states = jax.jit(jax.vmap(run))(jax.random.split(key, 4))
+    random_return = float(jnp.mean(jaxil.evaluate(env, jaxil.RandomPolicy(env.spec.action_space),
+                                                  key, 50)))
+    scores = []
+    for i in range(4):
+        policy = algo.policy(jax.tree.map(lambda x, i=i: x[i], states))
+        returns = jaxil.evaluate(env, policy, jax.random.fold_in(key, i), 20)
+        scores.append(float(jaxil.normalized_score(jnp.mean(returns), random_return,
+                                                   expert_return)))
+    return scores
+
+
+@pytest.mark.slow
+def test_bc_learns_cartpole_from_10_episodes(cartpole_expert):
+    env, expert, expert_return = cartpole_expert
+    scores = _bc_score(env, expert, expert_return, jax.random.key(1), 10, 2_000)
+    assert min(scores) >= 0.95, scores
+
+
+@pytest.mark.slow
+def test_bc_learns_pendulum_from_10_episodes(pendulum_expert):
+    env, expert, expert_return = pendulum_expert
+    scores = _bc_score(env, expert, expert_return, jax.random.key(2), 10, 3_000)
+    assert min(scores) >= 0.9, scores

@@ -1,0 +1,74 @@
+"""The `jaxil` command line: train and eval end to end on tiny settings, and its errors."""
+
+import json
+
+import jax
+import pytest
+from typer.testing import CliRunner
+
+import jaxil
+from jaxil.cli import app
+
+runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1"})
+
+
+@pytest.fixture(scope="module")
+def demos_file(tmp_path_factory):
+    env = jaxil.envs.make("cartpole")
+    demos = jaxil.data.collect(env, jaxil.RandomPolicy(env.spec.action_space),
+                               jax.random.key(0), 4)
+    path = tmp_path_factory.mktemp("cli") / "demos.npz"
+    jaxil.data.save(path, demos, metadata={"env": "cartpole"})
+    return path
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("quickstart", "expert", "train", "eval"):
+        assert command in result.output
+
+
+def test_train_and_eval_bc(demos_file, tmp_path):
+    out = tmp_path / "bc.eqx"
+    csv = tmp_path / "metrics.csv"
+    result = runner.invoke(app, ["train", "bc", "--env", "cartpole", "--demos",
+                                 str(demos_file), "--out", str(out), "--updates", "20",
+                                 "--batch-size", "16", "--set", "learning_rate=3e-3",
+                                 "--set", "hidden_sizes=16,16", "--metrics-csv", str(csv)])
+    assert result.exit_code == 0, result.output
+    policy = jaxil.load_policy(out)
+    assert policy.network.arch.hidden_sizes == (16, 16)
+    assert csv.read_text().splitlines()[0] == "run,update,metric,value"
+    result = runner.invoke(app, ["eval", str(out), "--env", "cartpole", "--episodes", "3",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output.strip().splitlines()[-1])
+    assert record["episodes"] == 3 and record["mean_return"] >= 1.0
+
+
+def test_train_rejects_unknown_settings_and_algorithms(demos_file):
+    result = runner.invoke(app, ["train", "bc", "--env", "cartpole", "--demos",
+                                 str(demos_file), "--set", "learning_rat=1e-3"])
+    assert result.exit_code != 0 and "learning_rat" in result.output
+    result = runner.invoke(app, ["train", "bc", "--env", "cartpole", "--demos",
+                                 str(demos_file), "--set", "learning_rate=fast"])
+    assert result.exit_code != 0 and "learning_rate" in result.output
+    result = runner.invoke(app, ["train", "nope", "--env", "cartpole", "--demos",
+                                 str(demos_file)])
+    assert result.exit_code != 0 and "bc" in result.output
+
+
+def test_train_rejects_demos_of_another_env(demos_file):
+    result = runner.invoke(app, ["train", "bc", "--env", "pendulum", "--demos",
+                                 str(demos_file), "--updates", "5"])
+    assert result.exit_code != 0 and "--demos" in result.output
+
+
+def test_eval_rejects_a_file_that_is_not_a_policy(tmp_path):
+    bad = tmp_path / "bad.eqx"
+    bad.write_text("not a policy")
+    result = runner.invoke(app, ["eval", str(bad), "--env", "cartpole"])
+    assert result.exit_code != 0 and "not a jaxil policy" in result.output
+    result = runner.invoke(app, ["eval", str(bad), "--env", "no-such-env"])
+    assert result.exit_code != 0 and "no-such-env" in result.output

@@ -1,0 +1,119 @@
+"""Networks: MLP, policy heads, normaliser and policy serialisation."""
+
+import math
+
+import distrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxil.networks import (
+    MLP,
+    PolicyArch,
+    RandomPolicy,
+    ValueNetwork,
+    init_normalizer,
+    load_policy,
+    make_actor_policy,
+    normalize,
+    normalizer_from_data,
+    save_policy,
+    update_normalizer,
+)
+from jaxil.types import Box, Discrete
+
+
+def test_mlp_shapes_and_scan_safe_leaves():
+    mlp = MLP(3, 2, (8, 8), jax.random.key(0))
+    assert mlp(jnp.ones(3)).shape == (2,)
+    # every leaf is an array, so the module can be a lax.scan carry
+    assert all(isinstance(x, jax.Array) for x in jax.tree.leaves(mlp))
+    with pytest.raises(ValueError, match="activation"):
+        MLP(3, 2, (8,), jax.random.key(0), activation="sigmoidish")
+
+
+def test_heads_give_the_expected_distributions():
+    key = jax.random.key(0)
+    cat = make_actor_policy(PolicyArch(4, Discrete(3)), key)
+    assert isinstance(cat.distribution(jnp.zeros(4)), distrax.Categorical)
+    box = Box((2,), -2.0, 2.0)
+    squashed = make_actor_policy(PolicyArch(4, box), key)
+    actions = jax.vmap(squashed)(jnp.zeros((256, 4)), jax.random.split(key, 256))
+    assert actions.shape == (256, 2)
+    assert float(jnp.max(jnp.abs(actions))) <= 2.0
+    det = make_actor_policy(PolicyArch(4, box, head="deterministic"), key)
+    a1, a2 = det(jnp.ones(4), jax.random.key(1)), det(jnp.ones(4), jax.random.key(2))
+    np.testing.assert_array_equal(a1, a2)
+    with pytest.raises(ValueError, match="head"):
+        make_actor_policy(PolicyArch(4, Discrete(3), head="tanh_gaussian"), key)
+
+
+def test_squashed_gaussian_log_prob_matches_change_of_variables():
+    box = Box((1,), -2.0, 2.0)
+    policy = make_actor_policy(PolicyArch(2, box, hidden_sizes=(4,)), jax.random.key(0))
+    # the last layer starts at zero bias and 0.01-scaled weights: mean ~ 0, std = 1 + 1e-3
+    dist = policy.distribution(jnp.zeros(2))
+    a = 1.0
+    u = math.atanh(a / 2.0)
+    std = 1.0 + 1e-3
+    mean = float(dist.distribution.mean()[0])
+    base = -0.5 * ((u - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
+    log_det = math.log(2.0) + math.log(1 - math.tanh(u) ** 2)
+    np.testing.assert_allclose(dist.log_prob(jnp.array([a])), base - log_det, rtol=1e-5)
+
+
+def test_normalizer_matches_batch_statistics():
+    x = jax.random.normal(jax.random.key(0), (1000, 3)) * jnp.array([1.0, 5.0, 0.1]) + 2.0
+    one_go = normalizer_from_data(x)
+    in_parts = init_normalizer(3)
+    for part in jnp.split(x, 4):
+        in_parts = update_normalizer(in_parts, part)
+    np.testing.assert_allclose(one_go.mean, np.mean(x, 0), rtol=1e-5)
+    np.testing.assert_allclose(one_go.var, np.var(x, 0), rtol=1e-4)
+    np.testing.assert_allclose(in_parts.mean, one_go.mean, rtol=1e-5)
+    np.testing.assert_allclose(in_parts.var, one_go.var, rtol=1e-4)
+    z = normalize(one_go, x)
+    np.testing.assert_allclose(np.std(z, 0), 1.0, rtol=1e-3)
+    # a constant feature is centred, not blown up
+    const = normalizer_from_data(jnp.ones((10, 1)))
+    assert float(normalize(const, jnp.array([1.0]))[0]) == 0.0
+
+
+def test_value_network_and_random_policy():
+    v = ValueNetwork(4, jax.random.key(0))
+    assert v(jnp.ones(4)).shape == ()
+    rp = RandomPolicy(Box((2,), -1.0, 1.0))
+    a = jax.vmap(rp)(jnp.zeros((100, 3)), jax.random.split(jax.random.key(0), 100))
+    assert a.shape == (100, 2) and float(jnp.max(jnp.abs(a))) <= 1.0
+    d = jax.vmap(RandomPolicy(Discrete(3)))(jnp.zeros((300, 3)),
+                                           jax.random.split(jax.random.key(1), 300))
+    assert set(np.asarray(d).tolist()) == {0, 1, 2}
+
+
+def test_policy_save_load_round_trip(tmp_path):
+    arch = PolicyArch(3, Box((1,), -2.0, 2.0), hidden_sizes=(16, 16))
+    policy = make_actor_policy(arch, jax.random.key(3),
+                               normalizer_from_data(jnp.arange(12.0).reshape(4, 3)))
+    policy = policy.with_deterministic()
+    path = tmp_path / "policy.eqx"
+    save_policy(path, policy)
+    loaded = load_policy(path)
+    assert loaded.deterministic and loaded.network.arch == arch
+    obs = jnp.array([0.3, -1.0, 2.0])
+    np.testing.assert_array_equal(policy(obs, jax.random.key(0)), loaded(obs, jax.random.key(0)))
+
+
+def test_policy_load_rejects_other_and_truncated_files(tmp_path):
+    bad = tmp_path / "bad.eqx"
+    bad.write_text("hello\n")
+    with pytest.raises(ValueError, match="not a jaxil policy"):
+        load_policy(bad)
+    policy = make_actor_policy(PolicyArch(3, Discrete(2)), jax.random.key(0))
+    good = tmp_path / "good.eqx"
+    save_policy(good, policy)
+    data = good.read_bytes()
+    cut = tmp_path / "cut.eqx"
+    cut.write_bytes(data[: len(data) - 40])
+    with pytest.raises(ValueError, match="truncated or corrupted"):
+        load_policy(cut)
