@@ -1,1 +1,213 @@
-"""Training expert policies with jaxil's own PPO."""
+"""Training expert policies with jaxil's own PPO.
+
+`train_ppo(env, key)` trains a PPO expert in one compiled `lax.scan` (`jaxil.train`) and
+evaluates it; `DEFAULTS` holds a tuned recipe (config, timesteps, acting mode, env
+arguments) per environment, looked up by `env.spec.name`:
+
+| env                             | timesteps | evaluated return      | notes                  |
+|---------------------------------|-----------|-----------------------|------------------------|
+| `cartpole`                      | 98k       | 500 (the maximum)     | random: about 20       |
+| `pendulum`                      | 99k       | -150 to -175          | random: about -1200    |
+| `pointmass`                     | 99k       | about -5.0            | greedy controller -4.7 |
+| `brax/inverted_pendulum`        | 98k       | 1000 (the maximum)    | `backend="positional"` |
+| `brax/inverted_double_pendulum` | 1M        | about 9355            | `backend="positional"` |
+
+Training itself takes a few seconds on a 2-core CPU for the built-in envs (compiling the
+run takes longer than running it); the Brax recipes are dominated by compiling the
+physics. Brax locomotion tasks (`brax/hopper`, `brax/halfcheetah`, ...) fall back to
+`GENERIC`, a Brax-style recipe (many environments, reward scaling) that is a starting
+point rather than a tuned one.
+
+Experts act with the mode of their distribution (`deterministic=True`): on these tasks it
+scores as well as sampling or better once trained (pendulum: about -152 against -170 for
+sampling), and gives cleaner demonstrations. Stopped early, a policy can still lean on
+its noise: the double pendulum after 500k steps scores 9290 sampling but 6245 with its
+mode, hence its 1M-step recipe (9355 with the mode).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from jaxil.envs.base import Env
+from jaxil.evaluation import evaluate
+from jaxil.networks.policy import ActorPolicy
+from jaxil.rl.ppo import PPOConfig, ppo
+from jaxil.training import train
+from jaxil.types import PRNGKey
+
+ProgressFn = Callable[[int, dict[str, float]], None]
+"""`progress(update, metrics)`: called on the host during training with Python floats."""
+
+
+class ExpertDefaults(NamedTuple):
+    """A training recipe for one environment.
+
+    Attributes:
+        config: the `PPOConfig`.
+        num_timesteps: environment steps to train for.
+        deterministic: the expert acts with the mode of its distribution.
+        env_kwargs: recommended arguments of `jaxil.envs.make` (e.g. a cheap Brax backend).
+    """
+
+    config: PPOConfig
+    num_timesteps: int
+    deterministic: bool = True
+    env_kwargs: dict[str, Any] = {}
+
+
+_BRAX_FAST = {"backend": "positional"}
+
+GENERIC = ExpertDefaults(
+    PPOConfig(num_envs=64, rollout_length=64, num_epochs=4, num_minibatches=8,
+              hidden_sizes=(64, 64), value_hidden_sizes=(128, 128), learning_rate=3e-4,
+              gamma=0.99, gae_lambda=0.95, entropy_coef=1e-3, reward_scale=0.1),
+    num_timesteps=2_000_000,
+    env_kwargs=_BRAX_FAST,
+)
+"""The recipe for environments without their own entry (Brax locomotion etc.)."""
+
+DEFAULTS: dict[str, ExpertDefaults] = {
+    "cartpole": ExpertDefaults(
+        PPOConfig(num_envs=16, rollout_length=128, num_epochs=4, num_minibatches=8,
+                  learning_rate=1e-3, entropy_coef=0.01, reward_scale=0.1),
+        num_timesteps=100_000),
+    "pendulum": ExpertDefaults(
+        PPOConfig(num_envs=16, rollout_length=64, num_epochs=10, num_minibatches=4,
+                  learning_rate=1e-3, gamma=0.95, reward_scale=0.1),
+        num_timesteps=100_000),
+    "pointmass": ExpertDefaults(
+        PPOConfig(num_envs=16, rollout_length=64, num_epochs=10, num_minibatches=4,
+                  learning_rate=3e-3, gamma=0.9),
+        num_timesteps=100_000),
+    "brax/inverted_pendulum": ExpertDefaults(
+        PPOConfig(num_envs=32, rollout_length=64, num_epochs=4, num_minibatches=4,
+                  learning_rate=1e-3, reward_scale=0.1),
+        num_timesteps=100_000, env_kwargs=_BRAX_FAST),
+    "brax/inverted_double_pendulum": ExpertDefaults(
+        PPOConfig(num_envs=64, rollout_length=64, num_epochs=4, num_minibatches=8,
+                  learning_rate=1e-3, reward_scale=0.1),
+        num_timesteps=1_000_000, env_kwargs=_BRAX_FAST),
+}
+"""Tuned recipes by environment name (`env.spec.name`)."""
+
+
+def defaults(env_name: str) -> ExpertDefaults:
+    """The recipe for `env_name` (`GENERIC` when it has none of its own)."""
+    return DEFAULTS.get(env_name, GENERIC)
+
+
+def default_config(env_name: str) -> PPOConfig:
+    """The default `PPOConfig` for `env_name`."""
+    return defaults(env_name).config
+
+
+def default_timesteps(env_name: str) -> int:
+    """The default training length (environment steps) for `env_name`."""
+    return defaults(env_name).num_timesteps
+
+
+def _with_progress(update, progress: ProgressFn, every: int):
+    """Wraps `update` so that every `every` updates it reports its metrics to the host."""
+
+    def report(step, metrics):
+        progress(int(step), {k: float(v) for k, v in metrics.items()})
+
+    def wrapped(state, batch):
+        state = update(state, batch)
+        jax.lax.cond(state.step % every == 0,
+                     lambda: jax.debug.callback(report, state.step, state.metrics),
+                     lambda: None)
+        return state
+
+    return wrapped
+
+
+def train_ppo(env: Env, key: PRNGKey, num_timesteps: int | None = None,
+              config: PPOConfig | None = None, *, deterministic: bool | None = None,
+              anneal_lr: bool = True, num_eval_episodes: int = 20,
+              progress: ProgressFn | None = None, progress_every: int = 10
+              ) -> tuple[ActorPolicy, dict[str, Any]]:
+    """Trains a PPO expert on `env` and evaluates it.
+
+    The run is one compiled `jaxil.train` call of `num_timesteps // (num_envs *
+    rollout_length)` updates; the same key gives the same expert.
+
+    Args:
+        env: the environment (with its time limit, e.g. from `jaxil.envs.make`).
+        key: PRNG key.
+        num_timesteps: environment steps (`None`: the recipe's, see `DEFAULTS`).
+        config: a `PPOConfig` (`None`: the recipe's for `env.spec.name`).
+        deterministic: the returned expert acts with its distribution's mode (`None`: the
+            recipe's choice, `True` for all built-in recipes).
+        anneal_lr: decay the learning rate linearly to 0 over the run (when the config's
+            `lr_decay_updates` is 0).
+        num_eval_episodes: episodes of the final evaluation (`jaxil.evaluate`); `0` skips
+            it (`mean_return` is then NaN).
+        progress: optional `progress(update, metrics)`, called on the host every
+            `progress_every` updates (metrics as Python floats, e.g. `episode_return`).
+        progress_every: updates between two `progress` calls.
+
+    Returns:
+        `(expert, info)`: the `ActorPolicy`, and a dict with `metrics` (name -> numpy
+        `[num_updates]` history), `eval_returns` (`[num_eval_episodes]`), `mean_return`,
+        `std_return`, `timesteps`, `num_updates`, `compile_seconds`, `train_seconds`,
+        `eval_seconds`, `wall_seconds`, `deterministic` and `config`; `eval_return` and
+        `seconds` are aliases of `mean_return` and `wall_seconds`.
+    """
+    start = time.perf_counter()
+    recipe = defaults(env.spec.name)
+    config = recipe.config if config is None else config
+    num_timesteps = recipe.num_timesteps if num_timesteps is None else int(num_timesteps)
+    deterministic = recipe.deterministic if deterministic is None else deterministic
+    num_updates = num_timesteps // config.batch_size
+    if num_updates < 1:
+        raise ValueError(f"num_timesteps: expected >= num_envs * rollout_length = "
+                         f"{config.batch_size}, got {num_timesteps}")
+    if anneal_lr and config.lr_decay_updates == 0:
+        config = dataclasses.replace(config, lr_decay_updates=num_updates)
+    algo = ppo(env, config)
+    if progress is not None:
+        algo = algo._replace(update=_with_progress(algo.update, progress, progress_every))
+
+    train_key, eval_key = jax.random.split(key)
+    run = jax.jit(lambda k: train(algo, k, None, num_updates)).lower(train_key).compile()
+    compiled = time.perf_counter()
+    state, metrics = jax.block_until_ready(run(train_key))
+    trained = time.perf_counter()
+
+    expert = algo.policy(state).with_deterministic(deterministic)
+    returns = np.zeros(0, np.float32)
+    if num_eval_episodes > 0:
+        returns = np.asarray(evaluate(env, expert, eval_key, num_eval_episodes))
+    mean_return = float(np.mean(returns)) if returns.size else float("nan")
+    done = time.perf_counter()
+    info = {
+        "metrics": {k: np.asarray(v) for k, v in metrics.items()},
+        "eval_returns": returns,
+        "mean_return": mean_return,
+        "eval_return": mean_return,
+        "std_return": float(np.std(returns)) if returns.size else float("nan"),
+        "timesteps": num_updates * config.batch_size,
+        "num_updates": num_updates,
+        "compile_seconds": compiled - start,
+        "train_seconds": trained - compiled,
+        "eval_seconds": done - trained,
+        "wall_seconds": done - start,
+        "seconds": done - start,
+        "deterministic": deterministic,
+        "config": config,
+    }
+    return expert, info
+
+
+def print_progress(update: int, metrics: dict[str, float]) -> None:
+    """A ready-made `progress`: one line per report with the episode return."""
+    print(f"update {update:5d}  return {metrics.get('episode_return', float('nan')):10.2f}  "
+          f"entropy {metrics.get('entropy', float('nan')):7.3f}", flush=True)

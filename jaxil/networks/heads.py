@@ -68,7 +68,8 @@ class GaussianHead(eqx.Module):
         self.state_dependent_std = state_dependent_std
         self.min_std = min_std
         dim = len(jnp.zeros(space.shape).ravel())
-        self.log_std = None if state_dependent_std else jnp.full(dim, jnp.log(init_std))
+        self.log_std = (None if state_dependent_std
+                        else jnp.full(dim, jnp.log(init_std), dtype=jnp.float32))
 
     @property
     def param_size(self) -> int:
