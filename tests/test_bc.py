@@ -127,7 +127,11 @@ def test_bc_rejects_batches_without_actions(random_cartpole_demos):
 
 
 def _bc_score(env, expert, expert_return, key, num_episodes, num_updates, config=BCConfig()):
-    """Trains BC on `num_episodes` expert episodes with 4 seeds in one vmapped call."""
+    """Trains BC on `num_episodes` expert episodes with 4 seeds in one vmapped call.
+
+    Each seed's policy is scored on 100 episodes: pendulum returns vary with the start
+    state, and 20 episodes leave a standard error of about 0.03 in the normalised score.
+    """
     demos = jaxil.data.collect(env, expert, key, num_episodes)
     algo = bc(env, config)
     run = lambda k: jaxil.train(algo, k, demos, num_updates=num_updates, batch_size=256)[0]
@@ -137,7 +141,7 @@ def _bc_score(env, expert, expert_return, key, num_episodes, num_updates, config
     scores = []
     for i in range(4):
         policy = algo.policy(jax.tree.map(lambda x, i=i: x[i], states))
-        returns = jaxil.evaluate(env, policy, jax.random.fold_in(key, i), 20)
+        returns = jaxil.evaluate(env, policy, jax.random.fold_in(key, 100 + i), 100)
         scores.append(float(jaxil.normalized_score(jnp.mean(returns), random_return,
                                                    expert_return)))
     return scores
@@ -153,5 +157,5 @@ def test_bc_learns_cartpole_from_10_episodes(cartpole_expert):
 @pytest.mark.slow
 def test_bc_learns_pendulum_from_10_episodes(pendulum_expert):
     env, expert, expert_return = pendulum_expert
-    scores = _bc_score(env, expert, expert_return, jax.random.key(2), 10, 3_000)
+    scores = _bc_score(env, expert, expert_return, jax.random.key(2), 10, 5_000)
     assert min(scores) >= 0.9, scores

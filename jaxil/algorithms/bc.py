@@ -34,10 +34,10 @@ class BCConfig(eqx.Module):
     `l2_coef`, `max_grad_norm`.
     """
 
-    hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(64, 64))
+    hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(256, 256))
     head: str = eqx.field(static=True, default="auto")
-    activation: str = eqx.field(static=True, default="tanh")
-    state_dependent_std: bool = eqx.field(static=True, default=True)
+    activation: str = eqx.field(static=True, default="relu")
+    state_dependent_std: bool = eqx.field(static=True, default=False)
     normalize_obs: bool = eqx.field(static=True, default=True)
     deterministic_policy: bool = eqx.field(static=True, default=True)
     learning_rate: float | Array = 1e-3
@@ -91,9 +91,14 @@ def bc_loss(policy: ActorPolicy, obs: Array, actions: Array, entropy_coef: Array
     else:
         if isinstance(head, GaussianHead) and head.squashed:
             actions = _clip_to_bounds(actions, head)
-        dists = jax.vmap(policy.distribution)(obs)
-        nll = -jnp.mean(dists.log_prob(actions))
-        ent = jnp.mean(entropy(dists))
+
+        def log_prob_and_entropy(o, a):  # distributions never leave the vmap
+            dist = policy.distribution(o)
+            return dist.log_prob(a), entropy(dist)
+
+        log_probs, entropies = jax.vmap(log_prob_and_entropy)(obs, actions)
+        nll = -jnp.mean(log_probs)
+        ent = jnp.mean(entropies)
     l2 = l2_penalty(policy.network)
     loss = nll - entropy_coef * ent + l2_coef * l2
     return loss, {"loss": loss, "nll": nll, "entropy": ent, "l2": l2}
