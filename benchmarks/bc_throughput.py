@@ -73,8 +73,7 @@ def main() -> None:
     expert, _ = jaxil.experts.train_ppo(env, key)
     demos = jaxil.data.collect(env, expert, jax.random.key(1), 10)
     data = jaxil.data.as_transitions(demos)
-    small = jaxil.algorithms.BCConfig(hidden_sizes=(64, 64), activation="tanh")
-    algo = jaxil.algorithms.bc(env, small)
+    algo = jaxil.algorithms.bc(env, jaxil.algorithms.BCConfig())  # 64x64 tanh
 
     for batch_size in (32, 256):
         run = jax.jit(lambda k, b=batch_size: jaxil.train(algo, k, demos, args.updates, b)[0])

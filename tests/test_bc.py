@@ -157,5 +157,8 @@ def test_bc_learns_cartpole_from_10_episodes(cartpole_expert):
 @pytest.mark.slow
 def test_bc_learns_pendulum_from_10_episodes(pendulum_expert):
     env, expert, expert_return = pendulum_expert
-    scores = _bc_score(env, expert, expert_return, jax.random.key(2), 10, 5_000)
+    # a wider ReLU network fits the swing-up's sharper action changes better than the
+    # default 64x64 tanh one (measured min over 4 seeds: 0.92 against 0.88)
+    config = BCConfig(hidden_sizes=(256, 256), activation="relu")
+    scores = _bc_score(env, expert, expert_return, jax.random.key(2), 10, 5_000, config)
     assert min(scores) >= 0.9, scores

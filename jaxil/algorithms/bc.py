@@ -34,9 +34,9 @@ class BCConfig(eqx.Module):
     `l2_coef`, `max_grad_norm`.
     """
 
-    hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(256, 256))
+    hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(64, 64))
     head: str = eqx.field(static=True, default="auto")
-    activation: str = eqx.field(static=True, default="relu")
+    activation: str = eqx.field(static=True, default="tanh")
     state_dependent_std: bool = eqx.field(static=True, default=False)
     normalize_obs: bool = eqx.field(static=True, default=True)
     deterministic_policy: bool = eqx.field(static=True, default=True)
