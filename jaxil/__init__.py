@@ -20,3 +20,11 @@ __all__ = [
     "experts", "load_policy", "networks", "normalized_score", "rl", "rollout_episodes",
     "sample_batch", "save_policy", "train", "unroll", "unroll_with",
 ]
+
+from jaxil import tabular  # noqa: E402  (tabular MDPs; registers gridworld/cliff/random_mdp)
+
+__all__ += ["tabular"]
+
+from jaxil import adversarial  # noqa: E402  (the shared GAIL / AIRL / GAIfO / f-GAIL core)
+
+__all__ += ["adversarial"]

@@ -1,0 +1,94 @@
+"""Reward mappings from discriminator logits, and learned rewards as standalone functions.
+
+A `RewardMapping` turns the logit `v = log D - log(1 - D)` into the policy's reward and
+records its sign, which decides whether the reward is biased by episode length (see
+`jaxil.adversarial.inputs.check_horizon`).
+
+`LearnedReward` exports a trained discriminator's `g` (AIRL's disentangled reward) as a
+`RewardFn`, `reward(obs, action, next_obs) -> []`, that PPO can optimise from scratch in a
+new run (`jaxil.adversarial.reward_transfer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from jaxil.adversarial.divergences import FDivergence
+from jaxil.adversarial.inputs import DiscInputs, action_features, obs_features
+from jaxil.adversarial.networks import Discriminator
+from jaxil.types import Array, Transition
+
+
+class RewardMapping(NamedTuple):
+    """`fn(logits[...]) -> rewards[...]`, named, with `sign` +1 / -1 / 0 (both signs)."""
+
+    name: str
+    fn: Callable[[Array], Array]
+    sign: int
+
+
+GAIL_REWARDS: dict[str, RewardMapping] = {
+    # -log(1 - D) = softplus(v) > 0: GAIL's usual reward (Ho & Ermon 2016), survival bias.
+    "neg_log_one_minus_d": RewardMapping("neg_log_one_minus_d", jax.nn.softplus, +1),
+    # log D = -softplus(-v) < 0: early-termination bias.
+    "log_d": RewardMapping("log_d", lambda v: -jax.nn.softplus(-v), -1),
+    # log D - log(1 - D) = v: both signs (AIRL's reward, the reverse-KL mapping up to -1).
+    "logit": RewardMapping("logit", lambda v: v, 0),
+}
+
+
+def gail_reward(name: str) -> RewardMapping:
+    """The GAIL-style `RewardMapping` called `name` (one of `GAIL_REWARDS`)."""
+    if name not in GAIL_REWARDS:
+        raise ValueError(f"reward: expected one of {sorted(GAIL_REWARDS)}, got {name!r}")
+    return GAIL_REWARDS[name]
+
+
+def divergence_reward(div: FDivergence) -> RewardMapping:
+    """The f-GAIL reward `f*(g_f(v))` of an f-divergence."""
+    return RewardMapping(div.name, div.conjugate_of_activation, div.reward_sign)
+
+
+def absorbing_bootstrap(gamma: Array | float) -> Array:
+    """`gamma / (1 - gamma)`: the discounted weight of staying absorbed forever after."""
+    gamma = jnp.asarray(gamma, jnp.float32)
+    return gamma / jnp.maximum(1.0 - gamma, 1e-6)
+
+
+class LearnedReward(eqx.Module):
+    """The learned `g` of a `Discriminator` as a reward function (a `RewardFn`).
+
+    `reward(obs[obs_dim], action, next_obs[obs_dim]) -> []` for one non-terminal
+    transition; `transition_rewards` handles batches and episode ends.
+    """
+
+    discriminator: Discriminator
+
+    def __call__(self, obs: Array, action: Array, next_obs: Array) -> Array:
+        d = self.discriminator
+        x = DiscInputs(obs_features(d.normalizer, obs, d.absorbing),
+                       action_features(action, d.spec, d.use_actions, ()),
+                       obs_features(d.normalizer, next_obs, d.absorbing),
+                       jnp.ones((), jnp.float32))
+        return d.net.reward(x)
+
+    def transition_rewards(self, tr: Transition, gamma: Array | float) -> Array:
+        """Rewards `[...]` of a batch of transitions `tr[...]`.
+
+        With an absorbing state, a terminal transition leads into it and its reward adds
+        the discounted value of staying there, `gamma / (1 - gamma) * g(absorbing)`, so an
+        agent that does not bootstrap after termination sees the same returns.
+        """
+        d = self.discriminator
+        lead = tr.terminated.ndim
+        flat = jax.tree.map(lambda a: jnp.reshape(a, (-1,) + a.shape[lead:]), tr)
+        rewards = jnp.reshape(jax.vmap(d.net.reward)(d.features(flat)), tr.terminated.shape)
+        if d.absorbing:
+            r_abs = d.net.reward(d.absorbing_features())
+            rewards = rewards + tr.terminated * absorbing_bootstrap(gamma) * r_abs
+        return rewards

@@ -1,0 +1,265 @@
+"""The shared adversarial core: losses against hand-computed values, the f-divergence table,
+gradient penalties (NaN-safe), reward mappings, features, the absorbing state and the
+variable-horizon check."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxil
+from jaxil.adversarial import (
+    DIVERGENCES,
+    GAIL_REWARDS,
+    AdversarialConfig,
+    DiscInputs,
+    LearnedReward,
+    check_horizon,
+    discriminator_loss,
+    gradient_penalty,
+    make_discriminator,
+    make_inputs,
+    safe_norm,
+)
+from jaxil.adversarial.trainer import action_log_probs, bc_warm_start
+from jaxil.algorithms import GAILConfig, airl, gail
+from jaxil.algorithms.airl import airl_logits
+from jaxil.networks import PolicyArch, make_actor_policy
+from jaxil.types import Box, Discrete, EnvSpec, Transition
+
+softplus = lambda x: math.log1p(math.exp(x))
+sigmoid = lambda x: 1 / (1 + math.exp(-x))
+
+# The f-GAN table (Nowozin et al. 2016): generator f(u), output activation g_f(v) and the
+# conjugate f*(t), written independently of jaxil's closed forms.
+F_TABLE = {
+    "gan": (lambda u: u * math.log(u) - (u + 1) * math.log(u + 1),
+            lambda v: -math.log1p(math.exp(-v)), lambda t: -math.log(1 - math.exp(t))),
+    "js": (lambda u: -(u + 1) * math.log((1 + u) / 2) + u * math.log(u),
+           lambda v: math.log(2) - math.log1p(math.exp(-v)),
+           lambda t: -math.log(2 - math.exp(t))),
+    "forward_kl": (lambda u: u * math.log(u), lambda v: v, lambda t: math.exp(t - 1)),
+    "reverse_kl": (lambda u: -math.log(u), lambda v: -math.exp(-v),
+                   lambda t: -1 - math.log(-t)),
+    "pearson": (lambda u: (u - 1) ** 2, lambda v: v, lambda t: t**2 / 4 + t),
+    "total_variation": (lambda u: 0.5 * abs(u - 1), lambda v: 0.5 * math.tanh(v),
+                        lambda t: t),
+    "squared_hellinger": (lambda u: (math.sqrt(u) - 1) ** 2, lambda v: 1 - math.exp(-v),
+                          lambda t: t / (1 - t)),
+}
+
+
+def test_gan_loss_is_binary_cross_entropy_with_expert_labelled_one():
+    expert, policy = jnp.array([0.0, 1.0]), jnp.array([-1.0, 2.0])
+    loss = discriminator_loss(expert, policy, "gan")
+    bce = (-math.log(sigmoid(0.0)) - math.log(sigmoid(1.0))) / 2 + (
+        -math.log(1 - sigmoid(-1.0)) - math.log(1 - sigmoid(2.0))) / 2
+    np.testing.assert_allclose(loss, bce, rtol=1e-6)
+    np.testing.assert_allclose(discriminator_loss(expert, policy, "js"),
+                               bce - 2 * math.log(2), rtol=1e-6)
+
+
+def test_weighted_loss():
+    expert, policy = jnp.array([0.0, 3.0]), jnp.array([1.0, -2.0])
+    loss = discriminator_loss(expert, policy, "gan", jnp.array([1.0, 3.0]),
+                              jnp.array([0.0, 2.0]))
+    expected = (softplus(0.0) + 3 * softplus(-3.0)) / 4 + softplus(-2.0)
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(DIVERGENCES))
+def test_divergence_table_matches_f_gan(name):
+    f, g, f_star = F_TABLE[name]
+    div = DIVERGENCES[name]
+    for v in (-1.5, -0.3, 0.2, 1.1):
+        t = g(v)
+        np.testing.assert_allclose(div.activation(jnp.float32(v)), t, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(div.conjugate_of_activation(jnp.float32(v)), f_star(t),
+                                   rtol=1e-5, atol=1e-6)
+        # f* is the convex conjugate: f*(t) = sup_u u t - f(u), on a fine grid of u > 0.
+        u = np.exp(np.linspace(-12, 6, 400_001))
+        sup = np.max(u * t - np.vectorize(f)(u))
+        np.testing.assert_allclose(sup, f_star(t), rtol=2e-3, atol=2e-3)
+    # A divergence vanishes at P = Q; the GAN objective is 2 JS - log 4.
+    assert f(1.0) == pytest.approx(-math.log(4) if name == "gan" else 0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(DIVERGENCES))
+def test_optimal_discriminator_recovers_the_divergence(name):
+    """Maximising the bound over a discriminator on 3 atoms gives D_f(P || Q)."""
+    f = F_TABLE[name][0]
+    p, q = np.array([0.5, 0.3, 0.2]), np.array([0.2, 0.3, 0.5])
+    exact = sum(qi * f(pi / qi) for pi, qi in zip(p, q, strict=True))
+    loss_fn = lambda v: discriminator_loss(v, v, name, jnp.asarray(p), jnp.asarray(q))
+    opt = optax.adam(0.05)
+
+    def step(carry, _):
+        v, s = carry
+        g = jax.grad(loss_fn)(v)
+        u, s = opt.update(g, s, v)
+        return (v + u, s), None
+
+    v0 = jnp.zeros(3)
+    (v, _), _ = jax.lax.scan(step, (v0, opt.init(v0)), None, length=4000)
+    np.testing.assert_allclose(-loss_fn(v), exact, rtol=2e-3, atol=2e-3)
+
+
+def test_reward_mappings():
+    v = jnp.array([-2.0, 0.0, 3.0])
+    d = jax.nn.sigmoid(v)
+    np.testing.assert_allclose(GAIL_REWARDS["neg_log_one_minus_d"].fn(v), -jnp.log(1 - d),
+                               rtol=1e-5)
+    np.testing.assert_allclose(GAIL_REWARDS["log_d"].fn(v), jnp.log(d), rtol=1e-5)
+    np.testing.assert_allclose(GAIL_REWARDS["logit"].fn(v), v)
+    assert [GAIL_REWARDS[k].sign for k in ("neg_log_one_minus_d", "log_d", "logit")] == [1, -1, 0]
+    for div in DIVERGENCES.values():  # the declared sign holds on a wide range of logits
+        r = div.conjugate_of_activation(jnp.linspace(-20, 20, 101))
+        if div.reward_sign > 0:
+            assert bool(jnp.all(r > 0))
+        elif div.reward_sign < 0:
+            assert bool(jnp.all(r < 0))
+        else:
+            assert bool(jnp.any(r > 0) & jnp.any(r < 0)), div.name
+
+
+def test_gradient_penalty_of_a_linear_logit():
+    w = jnp.array([3.0, 4.0])  # |w| = 5
+    logit = lambda x: jnp.dot(w, x["a"])
+    xe = {"a": jnp.ones((6, 2))}
+    xp = {"a": -jnp.ones((6, 2))}
+    key = jax.random.key(0)
+    np.testing.assert_allclose(gradient_penalty(logit, xe, xp, key, "expert"), 25.0, rtol=1e-6)
+    np.testing.assert_allclose(gradient_penalty(logit, xe, xp, key, "interpolate", 1.0), 16.0,
+                               rtol=1e-6)
+    np.testing.assert_allclose(gradient_penalty(logit, xe, xp, key, "none"), 0.0)
+    with pytest.raises(ValueError, match="gradient_penalty"):
+        gradient_penalty(logit, xe, xp, key, "wgan")
+
+
+def test_gradient_penalty_is_nan_safe_at_zero_gradient():
+    # A ReLU net whose every unit is dead has a zero input gradient: the norm's derivative
+    # must be 0, not NaN (sqrt'(0) = inf).
+    def penalty(scale):
+        logit = lambda x: jax.nn.relu(-1.0 - scale * jnp.sum(x**2)) * scale
+        x = jnp.zeros((4, 3))
+        return gradient_penalty(logit, x, x, jax.random.key(0), "interpolate", 1.0)
+
+    value, grad = jax.value_and_grad(penalty)(2.0)
+    assert np.isfinite(value) and np.isfinite(grad)
+    np.testing.assert_allclose(value, 1.0)
+    assert float(jax.grad(lambda x: safe_norm(x))(jnp.zeros(3)).sum()) == 0.0
+    assert np.isnan(jax.grad(lambda x: jnp.linalg.norm(x))(jnp.zeros(3))).all()
+
+
+def _transitions(terminated, discrete=True):
+    n = len(terminated)
+    obs = jnp.arange(n * 2, dtype=jnp.float32).reshape(n, 2)
+    action = jnp.arange(n) % 3 if discrete else jnp.ones((n, 1))
+    return Transition(obs, action, jnp.zeros(n), obs + 100.0, jnp.asarray(terminated),
+                      jnp.zeros(n, bool))
+
+
+def test_inputs_and_absorbing_state():
+    spec = EnvSpec("t", 2, Discrete(3), 10)
+    tr = _transitions([False, True, False])
+    x = make_inputs(tr, spec, None, use_actions=True, absorbing=False)
+    np.testing.assert_allclose(x.action, jax.nn.one_hot(jnp.array([0, 1, 2]), 3))
+    np.testing.assert_allclose(x.continuing, [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(x.next_obs, tr.next_obs)
+    xa = make_inputs(tr, spec, None, use_actions=False, absorbing=True)
+    assert xa.action.shape == (3, 0)
+    np.testing.assert_allclose(xa.obs[:, -1], 0.0)
+    np.testing.assert_allclose(xa.next_obs[1], [0.0, 0.0, 1.0])  # the absorbing state
+    np.testing.assert_allclose(xa.next_obs[0], [100.0, 101.0, 0.0])
+    np.testing.assert_allclose(xa.continuing, 1.0)
+
+
+def test_airl_logits_by_hand():
+    spec = EnvSpec("t", 2, Box((1,)), 10)
+    disc = make_discriminator(spec, "s", jax.random.key(0), (8,), shaping=True)
+    tr = _transitions([False, True], discrete=False)
+    x = make_inputs(tr, spec, None, use_actions=False, absorbing=False)
+    log_pi = jnp.array([-0.5, -1.5])
+    gamma = 0.9
+    logits = jax.vmap(airl_logits, (None, 0, 0, None))(disc.net, x, log_pi, gamma)
+    net = disc.net
+    for i, term in enumerate([0.0, 1.0]):
+        g = net.g(tr.obs[i])[0]
+        h, h_next = net.h(tr.obs[i])[0], net.h(tr.next_obs[i])[0]
+        expected = g + gamma * (1 - term) * h_next - h - log_pi[i]
+        np.testing.assert_allclose(logits[i], expected, rtol=1e-5)
+
+
+def test_learned_reward_is_g_with_the_absorbing_bootstrap():
+    spec = EnvSpec("t", 2, Box((1,)), 10)
+    disc = make_discriminator(spec, "sa", jax.random.key(1), (8,), absorbing=True)
+    reward = LearnedReward(disc)
+    tr = _transitions([False, True], discrete=False)
+    r = reward.transition_rewards(tr, 0.9)
+    single = jax.vmap(reward)(tr.obs, tr.action, tr.next_obs)
+    np.testing.assert_allclose(r[0], single[0], rtol=1e-6)
+    r_abs = disc.net.reward(disc.absorbing_features())
+    np.testing.assert_allclose(r[1], single[1] + 9.0 * r_abs, rtol=1e-5)
+
+
+def test_action_log_probs_match_the_distribution():
+    policy = make_actor_policy(PolicyArch(2, Box((1,), -2.0, 2.0)), jax.random.key(0))
+    obs = jnp.zeros((3, 2))
+    actions = jnp.array([[0.5], [-1.0], [2.0]])  # the last one on the bound
+    lp = jax.jit(action_log_probs)(policy, obs, actions)
+    assert np.all(np.isfinite(lp))
+    expected = jax.jit(lambda p, a: p.distribution(obs[0]).log_prob(a))(policy, actions[:2])
+    np.testing.assert_allclose(lp[:2], expected, rtol=1e-5)
+
+
+def test_horizon_check_names_the_options():
+    demos = _transitions([False, True])
+    with pytest.raises(ValueError, match="absorbing_state=True.*allow_variable_horizon=True"):
+        check_horizon(demos, +1, False, False, "GAIL", "neg_log_one_minus_d", "cfg")
+    check_horizon(demos, 0, False, False, "GAIL", "logit", "cfg")  # both signs: fine
+    check_horizon(demos, -1, True, False, "GAIL", "log_d", "cfg")  # absorbing: fine
+    check_horizon(demos, -1, False, True, "GAIL", "log_d", "cfg")  # accepted
+    check_horizon(_transitions([False, False]), +1, False, False, "GAIL", "x", "cfg")
+
+
+def test_gail_init_refuses_variable_horizon_demos():
+    env = jaxil.envs.make("cartpole")
+    demos = Transition(jnp.zeros((4, 4)), jnp.zeros(4, jnp.int32), jnp.zeros(4),
+                       jnp.zeros((4, 4)), jnp.array([False, True, False, False]),
+                       jnp.zeros(4, bool))
+    with pytest.raises(ValueError, match="GAILConfig.adversarial.absorbing_state"):
+        gail(env).init(jax.random.key(0), demos)
+    with pytest.raises(Exception, match="allow_variable_horizon"):  # traced: in-program
+        jax.jit(gail(env).init)(jax.random.key(0), demos)
+    ok = GAILConfig(adversarial=AdversarialConfig(absorbing_state=True))
+    state = jax.eval_shape(gail(env, ok).init, jax.random.key(0), demos)
+    assert state.discriminator.absorbing
+    jax.eval_shape(airl(env).init, jax.random.key(0), demos)  # AIRL's reward has both signs
+
+
+def test_bc_warm_start_fits_the_demos():
+    from jaxil.algorithms.bc import bc_loss
+
+    policy = make_actor_policy(PolicyArch(2, Discrete(2)), jax.random.key(0))
+    obs = jax.random.normal(jax.random.key(1), (256, 2))
+    actions = (obs[:, 0] > 0).astype(jnp.int32)
+    demos = Transition(obs, actions, jnp.zeros(256), obs, jnp.zeros(256, bool),
+                       jnp.zeros(256, bool))
+    warm = bc_warm_start(policy, demos, jax.random.key(2), 200, 64, 1e-2)
+    before = bc_loss(policy, obs, actions)[0]
+    after = bc_loss(warm, obs, actions)[0]
+    assert float(after) < 0.3 < float(before)
+
+
+def test_discriminator_is_a_pytree_with_static_choices():
+    spec = EnvSpec("t", 3, Discrete(2), 10)
+    disc = make_discriminator(spec, "sas", jax.random.key(0), (4,))
+    leaves = jax.tree.leaves(disc)
+    assert all(isinstance(x, jax.Array) for x in leaves)
+    x = DiscInputs(jnp.zeros(3), jnp.zeros(2), jnp.zeros(3), jnp.ones(()))
+    assert disc.net.reward(x).shape == ()
+    assert eqx.filter_jit(lambda d: d.net.reward(x))(disc).shape == ()
