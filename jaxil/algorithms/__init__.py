@@ -1,42 +1,36 @@
-"""Imitation and IRL algorithms: `jaxil.algorithms.<name>(env, <Name>Config()) -> Algorithm`."""
+"""Imitation and IRL algorithms: `jaxil.algorithms.<name>(env, <Name>Config()) -> Algorithm`.
 
-from jaxil.algorithms.bc import BCConfig, BCState, bc, bc_loss
+- Behavioural cloning: `bc`.
+- Adversarial imitation (on `jaxil.adversarial`): `gail`, `airl`, `gaifo`, `fgail`.
+- Classical IRL on tabular MDPs (on `jaxil.tabular`): `maxent_irl`, `apprenticeship`, `mwal`.
+- Sample-based IRL: `gcl` (guided cost learning).
+- Reinforcement learning: `ppo` (experts, and the RL inside adversarial methods and GCL).
+"""
 
-__all__ = ["BCConfig", "BCState", "bc", "bc_loss"]
-
-# Adversarial imitation (built on jaxil.adversarial).
-from jaxil.algorithms.airl import AIRLConfig, airl, airl_reward  # noqa: E402
-from jaxil.algorithms.fgail import FGAILConfig, fgail  # noqa: E402
-from jaxil.algorithms.gaifo import GAIfOConfig, gaifo  # noqa: E402
-from jaxil.algorithms.gail import GAILConfig, gail  # noqa: E402
-
-__all__ += ["AIRLConfig", "FGAILConfig", "GAILConfig", "GAIfOConfig", "airl", "airl_reward",
-            "fgail", "gaifo", "gail"]
-
-# Classical IRL on tabular MDPs (built on jaxil.tabular).
-from jaxil.algorithms.apprenticeship import (  # noqa: E402
+from jaxil.algorithms.airl import AIRLConfig, airl, airl_reward
+from jaxil.algorithms.apprenticeship import (
     ApprenticeshipConfig,
     ApprenticeshipState,
     apprenticeship,
 )
-from jaxil.algorithms.maxent_irl import (  # noqa: E402
+from jaxil.algorithms.bc import BCConfig, BCState, bc, bc_loss
+from jaxil.algorithms.fgail import FGAILConfig, fgail
+from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
+from jaxil.algorithms.gail import GAILConfig, gail
+from jaxil.algorithms.gcl import GCLConfig, GCLState, gcl, gcl_reward
+from jaxil.algorithms.maxent_irl import (
     MaxEntIRLConfig,
     MaxEntIRLState,
     maxent_irl,
     maxent_irl_step,
 )
-from jaxil.algorithms.mwal import MWALConfig, MWALState, mwal  # noqa: E402
+from jaxil.algorithms.mwal import MWALConfig, MWALState, mwal
+from jaxil.rl.ppo import PPOConfig, PPOState, ppo
 
-__all__ += ["ApprenticeshipConfig", "ApprenticeshipState", "MWALConfig", "MWALState",
-            "MaxEntIRLConfig", "MaxEntIRLState", "apprenticeship", "maxent_irl",
-            "maxent_irl_step", "mwal"]
-
-# Reinforcement learning (built on jaxil.rl): PPO, used for experts and adversarial IL.
-from jaxil.rl.ppo import PPOConfig, PPOState, ppo  # noqa: E402
-
-__all__ += ["PPOConfig", "PPOState", "ppo"]
-
-# Guided cost learning (sample-based MaxEnt IRL; policy improvement with jaxil.rl.ppo).
-from jaxil.algorithms.gcl import GCLConfig, GCLState, gcl, gcl_reward  # noqa: E402
-
-__all__ += ["GCLConfig", "GCLState", "gcl", "gcl_reward"]
+__all__ = [
+    "AIRLConfig", "ApprenticeshipConfig", "ApprenticeshipState", "BCConfig", "BCState",
+    "FGAILConfig", "GAILConfig", "GAIfOConfig", "GCLConfig", "GCLState", "MWALConfig",
+    "MWALState", "MaxEntIRLConfig", "MaxEntIRLState", "PPOConfig", "PPOState", "airl",
+    "airl_reward", "apprenticeship", "bc", "bc_loss", "fgail", "gaifo", "gail", "gcl",
+    "gcl_reward", "maxent_irl", "maxent_irl_step", "mwal", "ppo",
+]
