@@ -13,14 +13,12 @@ from __future__ import annotations
 import equinox as eqx
 
 from jaxil.adversarial.divergences import get_divergence
-from jaxil.adversarial.inputs import DiscInputs
-from jaxil.adversarial.networks import DiscriminatorNet
 from jaxil.adversarial.rewards import divergence_reward
 from jaxil.adversarial.trainer import AdversarialConfig, AdversarialMethod, adversarial
+from jaxil.algorithms.gail import gail_logits
 from jaxil.core import Algorithm
 from jaxil.envs.base import Env
 from jaxil.rl.ppo import PPOConfig
-from jaxil.types import Array
 
 
 class FGAILConfig(eqx.Module):
@@ -40,17 +38,10 @@ class FGAILConfig(eqx.Module):
     ppo: PPOConfig = eqx.field(default_factory=PPOConfig)
 
 
-def fgail_logits(net: DiscriminatorNet, x: DiscInputs, log_prob: Array, gamma: Array
-                 ) -> Array:
-    """The variational function's pre-activation `v = g(x)` for one sample."""
-    del log_prob, gamma
-    return net.reward(x)
-
-
 def fgail_method(config: FGAILConfig) -> AdversarialMethod:
     """f-GAIL as an `AdversarialMethod`: the divergence's loss and reward `f*(g_f(v))`."""
     div = get_divergence(config.divergence)
-    return AdversarialMethod(f"f-GAIL ({div.name})", config.inputs, fgail_logits,
+    return AdversarialMethod(f"f-GAIL ({div.name})", config.inputs, gail_logits,
                              divergence_reward(div), divergence=div,
                              config_path="FGAILConfig.adversarial")
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import equinox as eqx
 
-from jaxil.adversarial.inputs import DiscInputs
-from jaxil.adversarial.networks import DiscriminatorNet
 from jaxil.adversarial.rewards import gail_reward
 from jaxil.adversarial.trainer import AdversarialConfig, AdversarialMethod, adversarial
+from jaxil.algorithms.gail import gail_logits
 from jaxil.core import Algorithm
 from jaxil.envs.base import Env
 from jaxil.rl.ppo import PPOConfig
-from jaxil.types import Array
 
 
 class GAIfOConfig(eqx.Module):
@@ -33,16 +31,9 @@ class GAIfOConfig(eqx.Module):
     ppo: PPOConfig = eqx.field(default_factory=PPOConfig)
 
 
-def gaifo_logits(net: DiscriminatorNet, x: DiscInputs, log_prob: Array, gamma: Array
-                 ) -> Array:
-    """GAIfO's logit `g(s, s')` for one sample."""
-    del log_prob, gamma
-    return net.reward(x)
-
-
 def gaifo_method(config: GAIfOConfig) -> AdversarialMethod:
     """GAIfO as an `AdversarialMethod`: `g(s, s')`, cross-entropy loss, `config.reward`."""
-    return AdversarialMethod("GAIfO", "ss", gaifo_logits, gail_reward(config.reward),
+    return AdversarialMethod("GAIfO", "ss", gail_logits, gail_reward(config.reward),
                              config_path="GAIfOConfig.adversarial")
 
 
