@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 
 import jax
@@ -20,7 +21,9 @@ import numpy as np
 import optax
 
 import jaxil
-from benchmarks.common import emit, run_peer, timed
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import emit, run_peer, timed  # noqa: E402  (run as a file or with -m)
 
 PEER_SCRIPT = os.path.join(os.path.dirname(__file__), "peers", "imitation_bc.py")
 

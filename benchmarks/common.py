@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -11,11 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import jax
-
 
 def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
+    """What the numbers were measured on (JAX's version and device when it is installed:
+    peer workers run in the peer library's Python, without JAX)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -23,18 +23,30 @@ def machine() -> dict[str, Any]:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-            "jax": jax.__version__, "device": str(jax.devices()[0]),
-            "python": platform.python_version()}
+    info: dict[str, Any] = {"platform": platform.platform(), "cpu": cpu,
+                            "cpu_count": os.cpu_count(), "python": platform.python_version()}
+    if "jax" in sys.modules or importlib.util.find_spec("jax") is not None:
+        import jax
+
+        info.update(jax=jax.__version__, device=str(jax.devices()[0]))
+    try:
+        info["load_average_1m"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    return info
 
 
 def emit(record: dict[str, Any]) -> None:
-    """Prints one JSON object per measurement."""
-    print(json.dumps({**record, "machine": machine()}), flush=True)
+    """Prints one JSON object per measurement, with `machine()` unless it has one."""
+    if "machine" not in record:
+        record = {**record, "machine": machine()}
+    print(json.dumps(record), flush=True)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     """Runs `fn`, blocks on its result, returns `(result, seconds)`."""
+    import jax
+
     start = time.perf_counter()
     out = jax.block_until_ready(fn())
     return out, time.perf_counter() - start

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -48,29 +47,10 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import emit, machine  # noqa: E402  (run as a file or with -m)
+
 TARGET = 0.95
-
-
-def emit(record: dict) -> None:
-    print(json.dumps(record), flush=True)
-
-
-def machine() -> dict:
-    info = {"platform": platform.platform(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version()}
-    try:
-        import jax
-
-        info["jax"] = jax.__version__
-        info["jax_backend"] = jax.default_backend()
-    except ImportError:
-        pass
-    try:
-        load = os.getloadavg()
-        info["load_average_1m"] = round(load[0], 2)
-    except OSError:
-        pass
-    return info
 
 
 # --------------------------------------------------------------------------- imitation

@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import emit, machine  # noqa: E402  (run as a file or with -m)
 
 DEFAULT_PEER = "/tmp/venv-imitation/bin/python"
 SETTINGS = {  # name: (features, hidden sizes or None for linear)
@@ -33,20 +35,6 @@ SETTINGS = {  # name: (features, hidden sizes or None for linear)
     "mlp256": ("xy", (256,)),
 }
 WIDTH, HEIGHT, HORIZON, LR = 7, 4, 8, 0.01
-
-
-def machine() -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "processor": platform.processor() or None}
-    try:
-        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
-    return info
-
-
-def emit(record: dict) -> None:
-    print(json.dumps(record), flush=True)
 
 
 # --- peer: runs under the imitation venv's python, imports nothing from jaxil -----------

@@ -41,7 +41,11 @@ class AIRLConfig(eqx.Module):
             that transfers across dynamics) or `"sa"`.
         adversarial: the shared discriminator settings (`AdversarialConfig`; `hidden_sizes`
             is used for both `g` and `h`).
-        ppo: the policy optimiser's settings (`PPOConfig`).
+        ppo: the policy optimiser's settings (`PPOConfig`). AIRL's rewards are logits (up
+            to `reward_clip` a step, and `gamma / (1 - gamma)` times that at a termination
+            into the absorbing state): on long episodes scale them, e.g.
+            `PPOConfig(reward_scale=0.1)`, or the value network lags and learning stalls
+            (see `benchmarks/adversarial_brax.py`).
     """
 
     reward_inputs: str = eqx.field(static=True, default="s")
