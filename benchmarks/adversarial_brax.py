@@ -21,6 +21,7 @@ episodes, `(return - random) / (expert - random)`. One JSON object per measureme
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -123,6 +124,8 @@ def run_task(task: Task, methods: list[str], args) -> None:
     data = jaxil.data.as_transitions(demos)
     for method in methods:
         adv = adversarial_config(method)
+        if args.smoke:  # the tiny smoke expert falls early: accept its variable horizons
+            adv = dataclasses.replace(adv, allow_variable_horizon=True)
         if method == "airl":
             algo = airl(env, AIRLConfig(adversarial=adv, ppo=task.ppo))
             batch_size, updates = 1024, task.airl_updates or task.updates
