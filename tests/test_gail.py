@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from adversarial_setup import CARTPOLE_ADV, CARTPOLE_PPO, all_finite, expert_normalised
 
 import jaxil
 from jaxil.adversarial import DISC_METRICS, AdversarialConfig
@@ -15,22 +16,6 @@ from jaxil.rl import PPOConfig
 TINY_PPO = PPOConfig(num_envs=4, rollout_length=8, num_epochs=1, num_minibatches=2,
                      hidden_sizes=(8,))
 TINY_ADV = AdversarialConfig(hidden_sizes=(8,), disc_steps=2)
-# The cartpole recipe the adversarial learning tests share (see `benchmarks/`).
-CARTPOLE_PPO = PPOConfig(num_envs=16, rollout_length=64, num_epochs=4, num_minibatches=4,
-                         learning_rate=3e-3, entropy_coef=0.01, normalize_obs=False,
-                         deterministic_policy=True)
-CARTPOLE_ADV = AdversarialConfig(disc_learning_rate=1e-3, gradient_penalty="expert",
-                                 gp_weight=3.0)
-
-
-def expert_normalised(env, policy, expert_return, key=jax.random.key(123)):
-    random = jaxil.evaluate(env, jaxil.RandomPolicy(env.spec.action_space), key, 32)
-    returns = jaxil.evaluate(env, policy, key, 32)
-    return float((returns.mean() - random.mean()) / (expert_return - random.mean()))
-
-
-def all_finite(metrics) -> bool:
-    return all(bool(jnp.all(jnp.isfinite(v))) for v in metrics.values())
 
 
 @pytest.fixture(scope="module")
