@@ -64,6 +64,25 @@ def _algorithm(name: str):
     return factory, configs[0]
 
 
+def _expert_argument(factory, algo: str, path: str | None) -> dict:
+    """`{"expert": policy}` for factories that take an expert (DAgger, DART), else `{}`."""
+    import inspect
+
+    import jaxil
+
+    if "expert" not in inspect.signature(factory).parameters:
+        if path is not None:
+            raise typer.BadParameter(f"--expert: {algo} does not query an expert")
+        return {}
+    if path is None:
+        raise typer.BadParameter(f"--expert: {algo} queries an expert; give a saved policy "
+                                 "(`jaxil expert ENV --out expert.eqx`)")
+    try:
+        return {"expert": jaxil.load_policy(path)}
+    except (ValueError, OSError) as err:
+        raise typer.BadParameter(f"--expert {path}: {err}") from err
+
+
 def _make_env(name: str, backend: str | None):
     from jaxil import envs
 
@@ -95,6 +114,8 @@ def expert(
     demos: Annotated[str | None, typer.Option(help="Also collect demos to this .npz.")] = None,
     episodes: Annotated[int, typer.Option(help="Episodes to collect with --demos.")] = 10,
     backend: Annotated[str | None, typer.Option(help="Brax backend.")] = None,
+    sampled_actions: Annotated[bool, typer.Option(
+        help="Record sampled actions in --demos instead of the expert's mode.")] = False,
 ):
     """Trains a PPO expert on ENV and saves it (optionally with demonstrations)."""
     import jax
@@ -109,7 +130,8 @@ def expert(
     console.print(f"expert on {env}: mean return {info['eval_return']:.1f} "
                   f"({info['timesteps']} steps, {info['seconds']:.1f} s) -> {out}")
     if demos:
-        data = jaxil.data.collect(environment, policy, jax.random.fold_in(key, 1), episodes)
+        data = jaxil.data.collect(environment, policy, jax.random.fold_in(key, 1), episodes,
+                                  deterministic=not sampled_actions)
         jaxil.data.save(demos, data, metadata={"env": env, "expert_return":
                                                float(info["eval_return"])})
         console.print(f"{episodes} episodes (mean return {data.returns.mean():.1f}) -> {demos}")
@@ -130,6 +152,9 @@ def train(
     backend: Annotated[str | None, typer.Option(help="Brax backend.")] = None,
     metrics_csv: Annotated[str | None, typer.Option(help="Write per-update metrics here.")]
     = None,
+    expert: Annotated[str | None, typer.Option(
+        help="A saved expert policy (.eqx from `jaxil expert`), for methods that query "
+             "one (dagger, dart).")] = None,
 ):
     """Trains ALGO on demonstrations and saves the policy."""
     import time
@@ -146,7 +171,7 @@ def train(
         data = jaxil.data.load(demos, spec=environment.spec)
     except (ValueError, OSError) as err:
         raise typer.BadParameter(f"--demos {demos}: {err}") from err
-    algorithm = factory(environment, config)
+    algorithm = factory(environment, config, **_expert_argument(factory, algo, expert))
     start = time.perf_counter()
     with console.status(f"training {algo} on {env} ({updates} updates)"):
         state, metrics = jax.jit(lambda k: jaxil.train(algorithm, k, data, updates, batch_size))(

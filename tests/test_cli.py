@@ -72,3 +72,35 @@ def test_eval_rejects_a_file_that_is_not_a_policy(tmp_path):
     assert result.exit_code != 0 and "not a jaxil policy" in result.output
     result = runner.invoke(app, ["eval", str(bad), "--env", "no-such-env"])
     assert result.exit_code != 0 and "no-such-env" in result.output
+
+
+def _jaxil(*args, cwd):
+    """Runs the installed `jaxil` command as a user would: a subprocess."""
+    import subprocess
+    import sys
+
+    code = "from jaxil.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600,
+                          env={"COLUMNS": "400", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
+
+
+def test_train_dagger_queries_a_saved_expert(demos_file, tmp_path):
+    env = jaxil.envs.make("cartpole")
+    expert = jaxil.networks.make_actor_policy(
+        jaxil.networks.PolicyArch.for_env(env.spec, hidden_sizes=(8,)), jax.random.key(0))
+    jaxil.save_policy(tmp_path / "expert.eqx", expert)
+    out = tmp_path / "dagger.eqx"
+    done = _jaxil("train", "dagger", "--env", "cartpole", "--demos", demos_file, "--expert",
+                  "expert.eqx", "--out", out, "--updates", "2", "--batch-size", "16",
+                  cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert jaxil.load_policy(out).network.arch.observation_size == 4
+    # the user's mistakes: one line naming the option, no traceback, nothing written
+    for args, option in ((["train", "dagger"], "--expert"),
+                         (["train", "bc", "--expert", "expert.eqx"], "--expert")):
+        done = _jaxil(*args, "--env", "cartpole", "--demos", demos_file, "--out", "x.eqx",
+                      cwd=tmp_path)
+        assert done.returncode == 2 and option in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr + done.stdout
+        assert not (tmp_path / "x.eqx").exists()

@@ -3,12 +3,17 @@
 The loss is the negative log-likelihood for any policy head: cross-entropy for a
 categorical head, Gaussian NLL with learned std (tanh-squashed or not) for continuous
 heads, and the squared error for a deterministic head; plus optional entropy and L2
-regularisation. Observations are normalised with the statistics of the demonstrations.
+regularisation. Observations are scaled by the demonstrations' per-dimension range (or
+their mean and variance, see `BCConfig.obs_normalization`).
+
+Each batch can be augmented inside `update`: a user `augment(key, obs, action)` (see
+`jaxil.data.augmentation`) in raw units, then Gaussian noise of `obs_noise` standard
+deviations of the demonstrations per observation dimension.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -16,9 +21,10 @@ import jax.numpy as jnp
 import optax
 
 from jaxil.core import Algorithm
+from jaxil.data.augmentation import Augment, augment_batch
 from jaxil.envs.base import Env
 from jaxil.networks.heads import DeterministicHead, GaussianHead, entropy
-from jaxil.networks.normalizer import init_normalizer, normalize, normalizer_from_data
+from jaxil.networks.normalizer import NormalizerState, normalize, normalizer_for
 from jaxil.networks.policy import ActorPolicy, PolicyArch, make_actor_policy
 from jaxil.types import Array, Box, Metrics, PRNGKey, Transition
 
@@ -29,28 +35,40 @@ class BCConfig(eqx.Module):
     """Behavioural-cloning settings.
 
     Static (fix shapes): `hidden_sizes`, `head` (see `PolicyArch`), `activation`,
-    `state_dependent_std`, `normalize_obs`, `deterministic_policy` (act with the mode).
+    `state_dependent_std`, `obs_normalization` (how the demonstrations' observations are
+    scaled: `"range"`, each dimension's range onto `[-1, 1]`, the default; `"standard"`,
+    zero mean and unit variance; `"none"`; see `jaxil.networks.normalizer_for`), `head_options`
+    (head-specific settings, see `PolicyArch`), `deterministic_policy` (act with the mode),
+    `augment` (an optional pure `augment(key, obs[obs_dim], action) -> (obs, action)`
+    applied to every batch sample, see `jaxil.data.augmentation`).
     Floats (may be arrays, so a config can be vmapped): `learning_rate`, `entropy_coef`,
-    `l2_coef`, `max_grad_norm`.
+    `l2_coef`, `max_grad_norm`, `obs_noise` (standard deviation of the Gaussian noise
+    added to each observation of a batch, in units of the demonstrations' standard
+    deviation per dimension; 0 adds none).
     """
 
     hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(64, 64))
     head: str = eqx.field(static=True, default="auto")
     activation: str = eqx.field(static=True, default="tanh")
     state_dependent_std: bool = eqx.field(static=True, default=False)
-    normalize_obs: bool = eqx.field(static=True, default=True)
+    obs_normalization: str = eqx.field(static=True, default="range")
     deterministic_policy: bool = eqx.field(static=True, default=True)
+    head_options: tuple[tuple[str, Any], ...] = eqx.field(static=True, default=())
     learning_rate: float | Array = 1e-3
     entropy_coef: float | Array = 0.0
     l2_coef: float | Array = 0.0
     max_grad_norm: float | Array = 10.0
+    obs_noise: float | Array = 0.0
+    augment: Augment | None = eqx.field(static=True, default=None)
 
 
 class BCState(NamedTuple):
-    """`policy`: the `ActorPolicy` being fitted; `opt_state`; `step` `[]`; `metrics`."""
+    """`policy`: the `ActorPolicy` being fitted; `opt_state`; `key` (augmentation and
+    stochastic losses); `step` `[]`; `metrics`."""
 
     policy: ActorPolicy
     opt_state: optax.OptState
+    key: PRNGKey
     step: Array
     metrics: Metrics
 
@@ -70,7 +88,7 @@ def l2_penalty(module: eqx.Module) -> Array:
 
 
 def bc_loss(policy: ActorPolicy, obs: Array, actions: Array, entropy_coef: Array | float = 0.0,
-            l2_coef: Array | float = 0.0) -> tuple[Array, Metrics]:
+            l2_coef: Array | float = 0.0, key: PRNGKey | None = None) -> tuple[Array, Metrics]:
     """Behavioural-cloning loss of `policy` on a batch.
 
     Args:
@@ -79,12 +97,16 @@ def bc_loss(policy: ActorPolicy, obs: Array, actions: Array, entropy_coef: Array
         actions: `[B]` int (discrete) or `[B, act_dim]` float expert actions.
         entropy_coef: weight of the (negative) mean entropy bonus.
         l2_coef: weight of the L2 penalty on the network's weight matrices.
+        key: PRNG key for heads whose loss is stochastic (unused by the others).
 
     Returns:
         `(loss, metrics)` with metrics `nll`, `entropy`, `l2` (all `[]`).
     """
-    head = policy.network.head
-    if isinstance(head, DeterministicHead):
+    network = policy.network
+    head = getattr(network, "head", None)
+    if hasattr(network, "bc_loss"):  # generative policies (diffusion, flow) bring their own
+        nll, ent = network.bc_loss(normalize(policy.normalizer, obs), actions, key)
+    elif isinstance(head, DeterministicHead):
         pred = jax.vmap(policy.network.mode)(normalize(policy.normalizer, obs))
         nll = jnp.mean(jnp.sum((pred - actions) ** 2, axis=-1))
         ent = jnp.zeros(())
@@ -104,39 +126,59 @@ def bc_loss(policy: ActorPolicy, obs: Array, actions: Array, entropy_coef: Array
     return loss, {"loss": loss, "nll": nll, "entropy": ent, "l2": l2}
 
 
+def augment(config: BCConfig, normalizer: NormalizerState, aug_key: PRNGKey,
+            noise_key: PRNGKey, obs: Array, actions: Array) -> tuple[Array, Array]:
+    """`config`'s augmentation of a batch `obs[B, obs_dim]`, `actions[B, ...]`.
+
+    First `config.augment` per sample, then Gaussian observation noise with standard
+    deviation `config.obs_noise * sqrt(normalizer.var)` per dimension.
+    """
+    if config.augment is not None:
+        obs, actions = augment_batch(config.augment, aug_key, obs, actions)
+    if isinstance(config.obs_noise, int | float) and config.obs_noise == 0:
+        return obs, actions  # a plain 0 adds nothing: skip drawing the noise
+    scale = config.obs_noise * jnp.sqrt(normalizer.var)  # constant features get none
+    return obs + scale * jax.random.normal(noise_key, obs.shape, obs.dtype), actions
+
+
 def bc(env: Env, config: BCConfig = BCConfig()) -> Algorithm:
     """Behavioural cloning as an `Algorithm`.
 
-    `init(key, demos)` builds the policy and, with `normalize_obs`, takes the normaliser's
-    statistics from `demos.obs`; `update(state, batch)` takes one optimiser step on the
-    `bc_loss` of an expert `Transition` batch `[B, ...]`.
+    `init(key, demos)` builds the policy and fits its observation normaliser to
+    `demos.obs` (`config.obs_normalization`); `update(state, batch)` augments the expert
+    `Transition` batch `[B, ...]` and takes one optimiser step on its `bc_loss`.
     """
     arch = PolicyArch.for_env(env.spec, hidden_sizes=config.hidden_sizes, head=config.head,
                               activation=config.activation,
-                              state_dependent_std=config.state_dependent_std)
+                              state_dependent_std=config.state_dependent_std,
+                              head_options=config.head_options)
     optimizer = optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm),
         optax.adam(config.learning_rate),
     )
 
     def init(key: PRNGKey, demos: Transition | None = None) -> BCState:
-        if config.normalize_obs and demos is not None:
-            normalizer = normalizer_from_data(demos.obs)
-        else:
-            normalizer = init_normalizer(env.spec.observation_size)
-        policy = make_actor_policy(arch, key, normalizer)
+        normalizer = normalizer_for(config.obs_normalization,
+                                    None if demos is None else demos.obs,
+                                    env.spec.observation_size)
+        net_key, state_key = jax.random.split(key)
+        policy = make_actor_policy(arch, net_key, normalizer)
         params = eqx.filter(policy, eqx.is_array)
         zero = jnp.zeros((), jnp.float32)
         metrics = {"loss": zero, "nll": zero, "entropy": zero, "l2": zero}
-        return BCState(policy, optimizer.init(params), jnp.zeros((), jnp.int32), metrics)
+        return BCState(policy, optimizer.init(params), state_key, jnp.zeros((), jnp.int32),
+                       metrics)
 
     def update(state: BCState, batch: Transition) -> BCState:
         if batch is None or batch.action is None:
             raise ValueError("batch: behavioural cloning needs demonstrations with actions")
+        key, aug_key, noise_key, loss_key = jax.random.split(state.key, 4)
+        obs, actions = augment(config, state.policy.normalizer, aug_key, noise_key, batch.obs,
+                               batch.action)
 
         def loss_fn(network):
             p = ActorPolicy(network, state.policy.normalizer)
-            return bc_loss(p, batch.obs, batch.action, config.entropy_coef, config.l2_coef)
+            return bc_loss(p, obs, actions, config.entropy_coef, config.l2_coef, loss_key)
 
         (_, metrics), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(
             state.policy.network)
@@ -144,7 +186,7 @@ def bc(env: Env, config: BCConfig = BCConfig()) -> Algorithm:
         params = eqx.filter(state.policy, eqx.is_array)
         updates, opt_state = optimizer.update(grads, state.opt_state, params)
         policy = eqx.apply_updates(state.policy, updates)
-        return BCState(policy, opt_state, state.step + 1, metrics)
+        return BCState(policy, opt_state, key, state.step + 1, metrics)
 
     def policy(state: BCState) -> ActorPolicy:
         return state.policy.with_deterministic(config.deterministic_policy)

@@ -27,7 +27,19 @@ def _check_env(env: Env) -> None:
         layer = layer.env
 
 
-def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int) -> Demos:
+def acting_mode(policy: Policy, deterministic: bool | None) -> Policy:
+    """`policy` set to act with its mode (`True`) or by sampling (`False`).
+
+    Applies to policies with a `with_deterministic` method (`ActorPolicy`); other policies
+    (scripted experts, plain functions) act as they are. `None` keeps the policy's mode.
+    """
+    if deterministic is None or not hasattr(policy, "with_deterministic"):
+        return policy
+    return policy.with_deterministic(deterministic)
+
+
+def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int, *,
+            deterministic: bool | None = True) -> Demos:
     """Runs `policy` for `num_episodes` complete episodes of `env` and returns them as `Demos`.
 
     The episodes run in parallel, one per copy of `env`, each until it terminates or hits
@@ -42,6 +54,10 @@ def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int) -> Demos:
         policy: `policy(obs[obs_dim], key) -> action`, a pytree (e.g. an `equinox.Module`).
         key: PRNG key; the same key gives the same demos.
         num_episodes: number of episodes `N >= 1`.
+        deterministic: record the expert's deterministic action (the mode / mean of its
+            distribution; the default, and what behavioural cloning should copy), `False`
+            to record sampled actions, `None` to act as `policy` is set to. Applies to
+            policies with `with_deterministic` (an `ActorPolicy`); others act as they are.
 
     Returns:
         Validated `Demos` of numpy arrays: obs `[N, T + 1, obs_dim]`, actions `[N, T, ...]`,
@@ -50,6 +66,7 @@ def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int) -> Demos:
     if num_episodes < 1:
         raise ValueError(f"num_episodes: expected >= 1, got {num_episodes}")
     _check_env(env)
+    policy = acting_mode(policy, deterministic)
     ep = jax.tree.map(np.asarray, _rollout(env, policy, key, int(num_episodes)))
     return make_demos(ep.obs, ep.actions, ep.rewards, ep.terminated, ep.truncated, ep.lengths,
                       spec=env.spec)

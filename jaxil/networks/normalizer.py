@@ -50,6 +50,36 @@ def normalizer_from_data(x: Array) -> NormalizerState:
     return update_normalizer(init_normalizer(x.shape[-1]), x)
 
 
+def normalizer_from_range(x: Array) -> NormalizerState:
+    """Maps the per-dimension range of the samples `x[N, D]` onto `[-1, 1]`.
+
+    Stored as a `NormalizerState` (`mean` the midpoint, `var` the squared half-range), so
+    `normalize` applies it. Unlike the mean and variance, the range does not shrink when
+    most samples sit in one region: demonstrations that spend most of their steps near a
+    goal (a balanced pendulum) keep their rare states (the swing-up) inside `[-1, 1]`
+    instead of several standard deviations out, where a tanh network saturates.
+    """
+    low, high = jnp.min(x, axis=0), jnp.max(x, axis=0)
+    count = jnp.asarray(x.shape[0], jnp.float32)
+    return NormalizerState((high + low) / 2, ((high - low) / 2) ** 2, count)
+
+
+OBS_NORMALIZATIONS = ("range", "standard", "none")
+
+
+def normalizer_for(kind: str, x: Array | None, size: int) -> NormalizerState:
+    """The normaliser of kind `kind` (one of `OBS_NORMALIZATIONS`) fitted to `x[N, size]`.
+
+    `"range"`: `normalizer_from_range`; `"standard"`: mean and variance
+    (`normalizer_from_data`); `"none"`, or `x` `None`: the identity.
+    """
+    if kind not in OBS_NORMALIZATIONS:
+        raise ValueError(f"obs_normalization: expected one of {OBS_NORMALIZATIONS}, got {kind!r}")
+    if x is None or kind == "none":
+        return init_normalizer(size)
+    return normalizer_from_range(x) if kind == "range" else normalizer_from_data(x)
+
+
 def normalize(state: NormalizerState, x: Array, clip: float = 10.0) -> Array:
     """`(x - mean) / std`, clipped to `[-clip, clip]`; `x[..., D]`."""
     std = jnp.sqrt(jnp.maximum(state.var, 1e-8))

@@ -63,6 +63,7 @@ def load_policy(path: str | os.PathLike) -> ActorPolicy:
         arch = dict(header["arch"])
         arch["action_space"] = _space_from_json(arch["action_space"])
         arch["hidden_sizes"] = tuple(arch["hidden_sizes"])
+        arch["head_options"] = tuple(tuple(kv) for kv in arch.get("head_options", ()))
         arch = PolicyArch(**arch)
         skeleton = make_actor_policy(arch, jax.random.key(0),
                                      init_normalizer(arch.observation_size))
