@@ -1,12 +1,15 @@
 """Imitation and IRL algorithms: `jaxil.algorithms.<name>(env, <Name>Config()) -> Algorithm`.
 
 - Behavioural cloning: `bc`.
+- Interactive imitation by dataset aggregation (on `aggregation`, querying the expert in
+  the loop): `dagger`, `dart`.
 - Adversarial imitation (on `jaxil.adversarial`): `gail`, `airl`, `gaifo`, `fgail`.
 - Classical IRL on tabular MDPs (on `jaxil.tabular`): `maxent_irl`, `apprenticeship`, `mwal`.
 - Sample-based IRL: `gcl` (guided cost learning).
 - Reinforcement learning: `ppo` (experts, and the RL inside adversarial methods and GCL).
 """
 
+from jaxil.algorithms.aggregation import AggregationConfig, AggregationState
 from jaxil.algorithms.airl import AIRLConfig, airl, airl_reward
 from jaxil.algorithms.apprenticeship import (
     ApprenticeshipConfig,
@@ -14,6 +17,8 @@ from jaxil.algorithms.apprenticeship import (
     apprenticeship,
 )
 from jaxil.algorithms.bc import BCConfig, BCState, bc, bc_loss
+from jaxil.algorithms.dagger import BETA_SCHEDULES, DAggerConfig, beta_at, dagger
+from jaxil.algorithms.dart import DARTConfig, dart, error_covariance
 from jaxil.algorithms.fgail import FGAILConfig, fgail
 from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
 from jaxil.algorithms.gail import GAILConfig, gail
@@ -28,9 +33,11 @@ from jaxil.algorithms.mwal import MWALConfig, MWALState, mwal
 from jaxil.rl.ppo import PPOConfig, PPOState, ppo
 
 __all__ = [
-    "AIRLConfig", "ApprenticeshipConfig", "ApprenticeshipState", "BCConfig", "BCState",
-    "FGAILConfig", "GAILConfig", "GAIfOConfig", "GCLConfig", "GCLState", "MWALConfig",
-    "MWALState", "MaxEntIRLConfig", "MaxEntIRLState", "PPOConfig", "PPOState", "airl",
-    "airl_reward", "apprenticeship", "bc", "bc_loss", "fgail", "gaifo", "gail", "gcl",
-    "gcl_reward", "maxent_irl", "maxent_irl_step", "mwal", "ppo",
+    "BETA_SCHEDULES", "AIRLConfig", "AggregationConfig", "AggregationState",
+    "ApprenticeshipConfig", "ApprenticeshipState", "BCConfig", "BCState", "DARTConfig",
+    "DAggerConfig", "FGAILConfig", "GAILConfig", "GAIfOConfig", "GCLConfig", "GCLState",
+    "MWALConfig", "MWALState", "MaxEntIRLConfig", "MaxEntIRLState", "PPOConfig", "PPOState",
+    "airl", "airl_reward", "apprenticeship", "bc", "bc_loss", "beta_at", "dagger", "dart",
+    "error_covariance", "fgail", "gaifo", "gail", "gcl", "gcl_reward", "maxent_irl",
+    "maxent_irl_step", "mwal", "ppo",
 ]
