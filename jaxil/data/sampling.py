@@ -1,4 +1,4 @@
-"""Sampling minibatches inside `jit`: single transitions, or whole trajectory segments."""
+"""Sampling minibatches inside `jit`: single transitions, trajectory segments, action chunks."""
 
 from __future__ import annotations
 
@@ -72,3 +72,53 @@ def sample_segments(demos: Demos, key: PRNGKey, batch_size: int,
         truncated=take(demos.truncated),
     )
     return segments, mask
+
+
+def sample_action_chunks(demos: Demos, key: PRNGKey, batch_size: int,
+                         chunk_size: int) -> Transition:
+    """Samples `batch_size` steps, each with the expert's next `chunk_size` actions.
+
+    For policies that predict chunks of actions (`PolicyArch(head="diffusion",
+    head_options=(("chunk_size", k),))`, likewise `"flow"`). Every step of every episode
+    is equally likely (as with `sample_batch` of `as_transitions(demos)`); a chunk that
+    runs past the end of its episode repeats the episode's last action. Jittable.
+
+    A behavioural-cloning loop on chunks (`jaxil.train` samples single transitions):
+
+        algo = jaxil.algorithms.bc(env, BCConfig(head="diffusion",
+                                                 head_options=(("chunk_size", 4),)))
+        state = algo.init(key, jaxil.data.as_transitions(demos))
+        step = lambda s, k: (algo.update(s, sample_action_chunks(demos, k, 256, 4)), None)
+        state, _ = jax.lax.scan(step, state, jax.random.split(key, num_updates))
+
+    Args:
+        demos: padded episodes with actions (`actions[N, T, ...]`).
+        key: PRNG key.
+        batch_size: number of samples `B` (static).
+        chunk_size: actions per sample `k >= 1` (static).
+
+    Returns:
+        A `Transition` with `obs[B, obs_dim]`, `action[B, k, ...]`, and `reward`,
+        `next_obs`, `terminated`, `truncated` of the chunk's first step (`[B, ...]`).
+    """
+    if demos.actions is None:
+        raise ValueError("actions: action chunks need demonstrations with actions")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size: expected >= 1, got {chunk_size}")
+    lengths = jnp.asarray(demos.lengths)
+    ep_key, step_key = jax.random.split(key)
+    episode = jax.random.categorical(ep_key, jnp.log(lengths.astype(jnp.float32)),
+                                     shape=(batch_size,))
+    last = lengths[episode] - 1
+    start = jax.random.randint(step_key, (batch_size,), 0, last + 1)
+    steps = jnp.minimum(start[:, None] + jnp.arange(chunk_size)[None], last[:, None])
+    rewards = demos.rewards if demos.rewards is not None else jnp.zeros(demos.terminated.shape)
+    first = lambda x, offset=0: jnp.asarray(x)[episode, start + offset]
+    return Transition(
+        obs=first(demos.obs),
+        action=jnp.asarray(demos.actions)[episode[:, None], steps],
+        reward=first(rewards),
+        next_obs=first(demos.obs, 1),
+        terminated=first(demos.terminated),
+        truncated=first(demos.truncated),
+    )
