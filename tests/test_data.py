@@ -537,3 +537,26 @@ def test_buffer_in_a_scan():
     assert int(state.size) == 6 and samples.shape == (4, 4)
     np.testing.assert_array_equal(np.sort(np.asarray(state.data.reward)), np.arange(7, 13))
     assert (np.asarray(samples[0]) <= 3).all()  # after the first add, only 1..3 exist
+
+
+def test_concatenate_joins_episodes_and_pads_to_the_longest():
+    a = make_demos(np.zeros((2, 4, 3)), np.ones((2, 3, 1)), np.ones((2, 3)), lengths=[3, 2])
+    b = make_demos(np.arange(15.0).reshape(1, 5, 3), np.full((1, 4, 1), 2.0), np.ones((1, 4)),
+                   truncated=[[0, 0, 0, 1]])
+    both = jaxil.data.concatenate(a, b)
+    assert both.obs.shape == (3, 5, 3) and both.actions.shape == (3, 4, 1)
+    np.testing.assert_array_equal(both.lengths, [3, 2, 4])
+    np.testing.assert_array_equal(both.obs[2], b.obs[0])
+    np.testing.assert_array_equal(both.obs[:2, 4], a.obs[:, 3])  # padding repeats the last
+    np.testing.assert_array_equal(both.actions[:2, 3], 0.0)
+    np.testing.assert_array_equal(both.truncated[2], [False, False, False, True])
+    assert as_transitions(both).obs.shape == (3 + 2 + 4, 3)
+    with pytest.raises(ValueError, match="rewards"):
+        jaxil.data.concatenate(a, b._replace(rewards=None))
+    with pytest.raises(ValueError, match="obs"):
+        jaxil.data.concatenate(a, make_demos(np.zeros((1, 4, 2)), np.ones((1, 3, 1))))
+    with pytest.raises(ValueError, match="actions"):
+        jaxil.data.concatenate(a, make_demos(np.zeros((1, 4, 3)), np.ones((1, 3, 2)),
+                                             np.ones((1, 3))))
+    with pytest.raises(ValueError, match="demos"):
+        jaxil.data.concatenate()

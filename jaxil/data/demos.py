@@ -1,4 +1,5 @@
-"""`Demos`: padded expert episodes, their construction (validated) and flat transitions view."""
+"""`Demos`: padded expert episodes, their construction (validated), concatenation and flat
+transitions view."""
 
 from __future__ import annotations
 
@@ -129,6 +130,61 @@ def make_demos(obs, actions, rewards=None, terminated=None, truncated=None, leng
     demos = Demos(obs, actions, rewards, terminated, truncated, lengths)
     validate_demos(demos, spec)
     return demos
+
+
+def _pad_time(x: np.ndarray, t: int, mode: str) -> np.ndarray:
+    """`x[N, T_x, ...]` padded along time to `t` steps (`"edge"` repeats, `"zero"` zeros)."""
+    widths = [(0, 0), (0, t - x.shape[1])] + [(0, 0)] * (x.ndim - 2)
+    return np.pad(x, widths, mode="edge") if mode == "edge" else np.pad(x, widths)
+
+
+def concatenate(*demos: Demos) -> Demos:
+    """The episodes of several `Demos` in one `Demos`, in the order given (on the host).
+
+    Demos padded to different lengths are padded to the longest (observations repeat
+    their last entry, actions and rewards are zero, flags false).
+
+    Args:
+        *demos: one or more `Demos` with the same observation and action shapes; all or
+            none of them carry actions, and all or none carry rewards.
+
+    Returns:
+        Validated `Demos` with `sum(N_i)` episodes, padded to `max(T_i)` steps.
+
+    Raises:
+        ValueError: naming the field that does not match (or `demos` when none is given).
+    """
+    if not demos:
+        raise ValueError("demos: expected at least one Demos to concatenate, got none")
+    for i, d in enumerate(demos):
+        if not isinstance(d, Demos):
+            raise ValueError(f"demos: expected Demos, found {type(d).__name__} at position {i}")
+    first = demos[0]
+    for i, d in enumerate(demos[1:], start=1):
+        for name in ("obs", "actions", "rewards"):
+            x, x0 = getattr(d, name), getattr(first, name)
+            if (x is None) != (x0 is None):
+                have = lambda v: "none" if v is None else "some"
+                raise ValueError(f"{name}: expected all or none of the demos to carry {name}, "
+                                 f"found {have(x)} at position {i} and {have(x0)} at position 0")
+            if x is None:
+                continue
+            x, x0 = np.asarray(x), np.asarray(x0)
+            if x.shape[2:] != x0.shape[2:] or x.dtype != x0.dtype:
+                raise ValueError(f"{name}: expected {x0.dtype} with trailing shape "
+                                 f"{list(x0.shape[2:])} like the demos at position 0, found "
+                                 f"{x.dtype} {list(x.shape)} at position {i}")
+    t = max(np.shape(d.terminated)[1] for d in demos)
+
+    def cat(name: str, pad: str, extra: int = 0):
+        if getattr(first, name) is None:
+            return None
+        return np.concatenate([_pad_time(np.asarray(getattr(d, name)), t + extra, pad)
+                               for d in demos])
+
+    return make_demos(cat("obs", "edge", 1), cat("actions", "zero"), cat("rewards", "zero"),
+                      cat("terminated", "zero"), cat("truncated", "zero"),
+                      np.concatenate([np.asarray(d.lengths) for d in demos]))
 
 
 def step_mask(demos: Demos) -> np.ndarray:

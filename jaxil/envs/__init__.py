@@ -1,8 +1,9 @@
 """Environments: the Brax-style protocol, wrappers, adapters and built-in pure-JAX envs.
 
 `make(name)` returns a ready environment with its time limit: built-ins by bare name
-(`cartpole`, `pendulum`, `pointmass`), Brax envs as `brax/<name>`, MuJoCo Playground envs
-as `playground/<name>`.
+(`cartpole`, `pendulum`, `pointmass`, `obstacle_nav`), Brax envs as `brax/<name>`, MuJoCo
+Playground envs as `playground/<name>`. `jaxil.envs.navigation` holds `obstacle_nav`'s
+scripted two-sided expert, its multimodal demonstrations and success / side helpers.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from jaxil.envs import navigation
 from jaxil.envs.adapters import BraxEnv, PlaygroundEnv
 from jaxil.envs.base import Env, EnvState, base_state
 from jaxil.envs.cartpole import CartPole
+from jaxil.envs.navigation import ObstacleNav
 from jaxil.envs.pendulum import Pendulum
 from jaxil.envs.pointmass import PointMass
 from jaxil.envs.wrappers import AutoReset, TimeLimit, VmapEnv, Wrapper, vectorize
 
 _REGISTRY: dict[str, Callable[..., Env]] = {
     "cartpole": CartPole,
+    "obstacle_nav": ObstacleNav,
     "pendulum": Pendulum,
     "pointmass": PointMass,
 }
@@ -40,8 +44,8 @@ def make(name: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> E
     """Builds an environment wrapped in its time limit.
 
     Args:
-        name: `"cartpole"`, `"pendulum"`, `"pointmass"`, `"brax/<name>"` or
-            `"playground/<name>"`.
+        name: `"cartpole"`, `"pendulum"`, `"pointmass"`, `"obstacle_nav"`, `"brax/<name>"`
+            or `"playground/<name>"`.
         max_episode_steps: overrides the environment's default time limit.
         **kwargs: passed to the environment (e.g. `backend="positional"` for Brax).
 
@@ -63,7 +67,7 @@ def make(name: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> E
 
 
 __all__ = [
-    "AutoReset", "BraxEnv", "CartPole", "Env", "EnvState", "Pendulum", "PlaygroundEnv",
-    "PointMass", "TimeLimit", "VmapEnv", "Wrapper", "base_state", "make", "names",
-    "register", "vectorize",
+    "AutoReset", "BraxEnv", "CartPole", "Env", "EnvState", "ObstacleNav", "Pendulum",
+    "PlaygroundEnv", "PointMass", "TimeLimit", "VmapEnv", "Wrapper", "base_state", "make",
+    "names", "navigation", "register", "vectorize",
 ]

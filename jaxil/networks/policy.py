@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import distrax
 import equinox as eqx
@@ -12,10 +13,13 @@ import jax.numpy as jnp
 
 from jaxil.networks.heads import (
     HEAD_KINDS,
+    HEAD_OPTIONS,
     CategoricalHead,
     DeterministicHead,
+    DiscretisedHead,
     GaussianHead,
     Head,
+    MixtureHead,
 )
 from jaxil.networks.mlp import MLP
 from jaxil.networks.normalizer import NormalizerState, init_normalizer, normalize
@@ -34,7 +38,9 @@ class PolicyArch:
             tanh-squashed Gaussian for continuous ones).
         activation: torso activation name.
         state_dependent_std: Gaussian heads only: std is an output of the torso.
-        init_std: Gaussian heads only: initial standard deviation (pre-squash).
+        init_std: Gaussian and mixture heads: initial standard deviation (pre-squash).
+        head_options: head-specific settings as `(name, value)` pairs of JSON scalars
+            (e.g. `(("num_components", 5),)` for a mixture); see each head's docstring.
     """
 
     observation_size: int
@@ -44,6 +50,11 @@ class PolicyArch:
     activation: str = "tanh"
     state_dependent_std: bool = False
     init_std: float = 1.0
+    head_options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, name: str, default: Any) -> Any:
+        """The head option `name`, or `default` when it is not set."""
+        return dict(self.head_options).get(name, default)
 
     @property
     def head_kind(self) -> str:
@@ -59,14 +70,24 @@ class PolicyArch:
 def _make_head(arch: PolicyArch) -> Head:
     kind = arch.head_kind
     if kind not in HEAD_KINDS:
-        raise ValueError(f"head: expected 'auto' or one of {HEAD_KINDS}, got {kind!r}")
+        raise ValueError(f"head: expected 'auto' or one of {policy_kinds()}, got {kind!r}")
     discrete = isinstance(arch.action_space, Discrete)
     if (kind == "categorical") != discrete:
         raise ValueError(f"head: {kind!r} does not fit the action space {arch.action_space}")
+    unknown = sorted(set(dict(arch.head_options)) - set(HEAD_OPTIONS.get(kind, ())))
+    if unknown:
+        raise ValueError(f"head_options: unknown option(s) {unknown} for head {kind!r}; "
+                         f"expected some of {list(HEAD_OPTIONS.get(kind, ()))}")
     if kind == "categorical":
         return CategoricalHead(arch.action_space.n)
     if kind == "deterministic":
         return DeterministicHead(arch.action_space)
+    if kind == "mixture":
+        return MixtureHead(arch.action_space, arch.option("num_components", 5),
+                           init_std=arch.init_std, min_std=arch.option("min_std", 0.05))
+    if kind == "discretised":
+        return DiscretisedHead(arch.action_space, arch.option("num_bins", 21),
+                               arch.option("within_bin", "centre"))
     return GaussianHead(arch.action_space, squashed=kind == "tanh_gaussian",
                         state_dependent_std=arch.state_dependent_std, init_std=arch.init_std)
 
@@ -90,6 +111,38 @@ class PolicyNetwork(eqx.Module):
     def mode(self, obs: Array) -> Array:
         return self.head.mode(self.torso(obs))
 
+    def sample(self, obs: Array, key: PRNGKey) -> Array:
+        return self(obs).sample(seed=key)
+
+
+NetworkBuilder = Callable[[PolicyArch, PRNGKey], eqx.Module]
+"""`builder(arch, key) -> network` for a policy kind that is not a distribution head.
+
+Such a network (a diffusion or flow policy, say) provides `mode(obs)`,
+`sample(obs, key)` and `bc_loss(obs[B], actions[B], key) -> (loss, entropy)` on
+normalised observations, and has an `arch` field.
+"""
+
+_GENERATIVE: dict[str, NetworkBuilder] = {}
+
+
+def register_policy_network(kind: str, builder: NetworkBuilder) -> None:
+    """Makes `PolicyArch(head=kind)` build `builder(arch, key)` instead of a `PolicyNetwork`."""
+    if kind in HEAD_KINDS:
+        raise ValueError(f"kind: {kind!r} is a distribution head already")
+    _GENERATIVE[kind] = builder
+
+
+def policy_kinds() -> tuple[str, ...]:
+    """Every value `PolicyArch.head` accepts besides `"auto"`."""
+    return HEAD_KINDS + tuple(sorted(_GENERATIVE))
+
+
+def make_policy_network(arch: PolicyArch, key: PRNGKey) -> eqx.Module:
+    """The network `arch` describes: a `PolicyNetwork` or a registered generative one."""
+    builder = _GENERATIVE.get(arch.head_kind)
+    return PolicyNetwork(arch, key) if builder is None else builder(arch, key)
+
 
 class ValueNetwork(eqx.Module):
     """`obs[obs_dim] -> value[]`."""
@@ -111,7 +164,7 @@ class ActorPolicy(eqx.Module):
     its mode when `deterministic`.
     """
 
-    network: PolicyNetwork
+    network: PolicyNetwork | eqx.Module
     normalizer: NormalizerState
     deterministic: bool = eqx.field(static=True, default=False)
 
@@ -122,7 +175,7 @@ class ActorPolicy(eqx.Module):
         x = normalize(self.normalizer, obs)
         if self.deterministic:
             return self.network.mode(x)
-        return self.network(x).sample(seed=key)
+        return self.network.sample(x, key)
 
     def with_deterministic(self, deterministic: bool = True) -> ActorPolicy:
         return ActorPolicy(self.network, self.normalizer, deterministic)
@@ -132,7 +185,7 @@ def make_actor_policy(arch: PolicyArch, key: PRNGKey,
                       normalizer: NormalizerState | None = None) -> ActorPolicy:
     """A freshly initialised `ActorPolicy` (identity normaliser unless one is given)."""
     norm = init_normalizer(arch.observation_size) if normalizer is None else normalizer
-    return ActorPolicy(PolicyNetwork(arch, key), norm)
+    return ActorPolicy(make_policy_network(arch, key), norm)
 
 
 class RandomPolicy(eqx.Module):

@@ -1,0 +1,137 @@
+"""Mode averaging: BC with unimodal and multimodal policies on `obstacle_nav`.
+
+The demonstrations pass a disc obstacle on the left or on the right, half each, from the
+same start states (`jaxil.envs.navigation.multimodal_demos`). For each policy kind
+(`tanh_gaussian`, `mixture`, `discretised`, and `diffusion` / `flow` when
+`jaxil.networks.policy_kinds()` has them) BC is trained with several seeds in one vmapped
+`jaxil.train` call; each seed's deterministic policy (BC's default) is scored on complete
+episodes: success (goal reached without a collision), collision, and the fraction of
+episodes that pass on the left. One JSON object per policy kind and training length, and
+a PNG with 50 trajectories of the first seed per policy kind (columns) and training
+length (rows).
+
+    python benchmarks/multimodal_bc.py [--smoke] [--updates 2000 6000] [--plot FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxil
+from jaxil.envs import navigation as nav
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import emit, timed  # noqa: E402  (run as a file or with -m)
+
+KINDS = ("tanh_gaussian", "mixture", "discretised", "diffusion", "flow")
+
+
+def rates(layout: nav.Layout, episodes) -> dict[str, np.ndarray]:
+    """Per-seed success, collision and left-pass rates of `episodes` `[S, N, ...]`."""
+    per_episode = {
+        "success": jax.vmap(lambda e: nav.success(e, layout))(episodes),
+        "collision": jax.vmap(lambda e: nav.collided(e, layout))(episodes),
+        "left": jax.vmap(lambda e: nav.side(e, layout) == nav.LEFT)(episodes),
+    }
+    return {k: np.asarray(jnp.mean(v, axis=1)) for k, v in per_episode.items()}
+
+
+def plot(path: str, layout: nav.Layout, panels: dict[tuple[int, str], tuple]) -> None:
+    """A grid of panels, a row per training length and a column per policy kind.
+
+    `panels[(updates, kind)] = (title, positions[N, T + 1, 2], lengths[N])`; the obstacle,
+    the goal region and the nominal start are drawn in each.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted({u for u, _ in panels})
+    cols = list(dict.fromkeys(k for _, k in panels))
+    fig, axes = plt.subplots(len(rows), len(cols), squeeze=False,
+                             figsize=(2.8 * len(cols), 3.2 * len(rows)))
+    for (updates, kind), (title, pos, lengths) in panels.items():
+        ax = axes[rows.index(updates), cols.index(kind)]
+        ax.add_patch(plt.Circle(layout.obstacle, layout.obstacle_radius, color="0.6"))
+        ax.add_patch(plt.Circle(layout.goal, layout.goal_radius, color="tab:green", alpha=0.4))
+        for p, n in zip(pos, lengths, strict=True):
+            ax.plot(p[: n + 1, 0], p[: n + 1, 1], lw=0.8, alpha=0.6, color="tab:blue")
+        ax.plot(*layout.start, "k^", ms=5)
+        ax.set(xlim=(-1, 1), ylim=(-1, 1), aspect="equal")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny settings, just runs")
+    parser.add_argument("--updates", type=int, nargs="+", default=[2_000, 6_000])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--demos", type=int, default=64, help="demonstrated episodes")
+    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--plot", default="multimodal_bc.png",
+                        help="PNG of 50 trajectories per policy kind and training length")
+    args = parser.parse_args()
+    if args.smoke:
+        args.updates, args.seeds, args.demos, args.eval_episodes = [20, 50], 2, 8, 10
+
+    env = jaxil.envs.make("obstacle_nav")
+    layout = env.unwrapped.layout
+    key = jax.random.key(0)
+    demos = nav.multimodal_demos(key, args.demos, env)
+    expert = jaxil.rollout_episodes(env, nav.scripted_expert(None, layout), key,
+                                    args.eval_episodes)
+    emit({"benchmark": "multimodal_bc", "policy": "scripted_expert",
+          **{k: float(v[0]) for k, v in rates(layout, jax.tree.map(lambda x: x[None],
+                                                                    expert)).items()},
+          "demo_left": float(np.mean(nav.side(demos, layout) == nav.LEFT))})
+
+    kinds = [k for k in KINDS if k in jaxil.networks.policy_kinds()]
+    seed_keys = jax.random.split(jax.random.key(1), args.seeds)
+    eval_keys = jax.random.split(jax.random.key(100), args.seeds)
+    panels = {}
+    for kind in kinds:
+        algo = jaxil.algorithms.bc(env, jaxil.algorithms.BCConfig(head=kind))
+        evaluate = jax.jit(jax.vmap(lambda state, k, algo=algo: jaxil.rollout_episodes(
+            env, algo.policy(state), k, args.eval_episodes)))
+        for updates in sorted(args.updates):
+            train = jax.jit(jax.vmap(lambda k, algo=algo, n=updates: jaxil.train(
+                algo, k, demos, num_updates=n, batch_size=args.batch_size)[0]))
+            states, seconds = timed(lambda train=train: train(seed_keys))
+            episodes = evaluate(states, eval_keys)
+            r = rates(layout, episodes)
+            emit({
+                "benchmark": "multimodal_bc", "policy": kind, "updates": updates,
+                "seeds": args.seeds, "demo_episodes": args.demos,
+                "eval_episodes": args.eval_episodes, "batch_size": args.batch_size,
+                "success_mean": float(r["success"].mean()),
+                "success_min": float(r["success"].min()),
+                "success_max": float(r["success"].max()),
+                "collision_mean": float(r["collision"].mean()),
+                "left_mean": float(r["left"].mean()),
+                "success_per_seed": r["success"].round(3).tolist(),
+                "train_and_compile_s": seconds,
+            })
+            n = min(50, args.eval_episodes)
+            panels[(updates, kind)] = (
+                f"{kind}, {updates} updates\nseed 0: {r['success'][0]:.2f} success",
+                np.asarray(episodes.obs[0, :n, :, :2]), np.asarray(episodes.lengths[0, :n]))
+    if args.plot:
+        plot(args.plot, layout, panels)
+        emit({"benchmark": "multimodal_bc", "plot": os.path.abspath(args.plot)})
+
+
+if __name__ == "__main__":
+    main()
