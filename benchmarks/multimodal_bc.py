@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 
 import jax
 import jax.numpy as jnp
@@ -81,11 +82,15 @@ def main() -> None:
     parser.add_argument("--demos", type=int, default=64, help="demonstrated episodes")
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--plot", default="multimodal_bc.png",
-                        help="PNG of 50 trajectories per policy kind and training length")
+    parser.add_argument("--plot", default=None,
+                        help="PNG of 50 trajectories per policy kind and training length "
+                             "(default: multimodal_bc.png; with --smoke, a temporary file)")
     args = parser.parse_args()
     if args.smoke:
         args.updates, args.seeds, args.demos, args.eval_episodes = [20, 50], 2, 8, 10
+    if args.plot is None:
+        args.plot = (os.path.join(tempfile.mkdtemp(), "multimodal_bc.png") if args.smoke
+                     else "multimodal_bc.png")
 
     env = jaxil.envs.make("obstacle_nav")
     layout = env.unwrapped.layout
@@ -128,9 +133,8 @@ def main() -> None:
             panels[(updates, kind)] = (
                 f"{kind}, {updates} updates\nseed 0: {r['success'][0]:.2f} success",
                 np.asarray(episodes.obs[0, :n, :, :2]), np.asarray(episodes.lengths[0, :n]))
-    if args.plot:
-        plot(args.plot, layout, panels)
-        emit({"benchmark": "multimodal_bc", "plot": os.path.abspath(args.plot)})
+    plot(args.plot, layout, panels)
+    emit({"benchmark": "multimodal_bc", "plot": os.path.abspath(args.plot)})
 
 
 if __name__ == "__main__":
