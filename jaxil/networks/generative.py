@@ -60,6 +60,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxil.networks.heads import action_bounds
 from jaxil.networks.mlp import MLP
 from jaxil.networks.policy import PolicyArch, register_policy_network
 from jaxil.types import Array, Box, PRNGKey
@@ -239,10 +240,9 @@ class GenerativePolicy(eqx.Module):
         """`D`: the flattened size of one chunk of actions."""
         return self.chunk_size * math.prod(self.action_shape)
 
-    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        space = self.arch.action_space
-        return tuple(np.broadcast_to(np.asarray(b, np.float32), space.shape).ravel()
-                     for b in (space.low, space.high))
+    def _bounds(self) -> tuple[Array, Array]:
+        low, high = action_bounds(self.arch.action_space)
+        return low.ravel(), high.ravel()
 
     def to_unit(self, actions: Array) -> Array:
         """`[..., act_dim]` actions in the bounds -> `[-1, 1]` per dimension."""

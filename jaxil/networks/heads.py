@@ -27,7 +27,8 @@ HEAD_OPTIONS = {"mixture": ("num_components", "min_std"), "discretised": ("num_b
 """The `PolicyArch.head_options` names each head reads (the others read none)."""
 
 
-def _bounds(space: Box) -> tuple[Array, Array]:
+def action_bounds(space: Box) -> tuple[Array, Array]:
+    """`(low, high)`, each `space.shape` float32: the bounds broadcast per dimension."""
     low = jnp.broadcast_to(jnp.asarray(space.low, jnp.float32), space.shape)
     high = jnp.broadcast_to(jnp.asarray(space.high, jnp.float32), space.shape)
     return low, high
@@ -61,7 +62,7 @@ def _squash(space: Box, margin: float = 0.0) -> distrax.Bijector:
     With `margin > 0` the inverse clips actions to `margin` inside the bounds (in `[-1, 1]`
     units) so that `log_prob` is finite on the bounds (see `_ClippedTanh`).
     """
-    low, high = _bounds(space)
+    low, high = action_bounds(space)
     affine = distrax.ScalarAffine(shift=(high + low) / 2, scale=(high - low) / 2)
     tanh = _ClippedTanh(margin) if margin > 0 else distrax.Tanh()
     return distrax.Block(distrax.Chain([affine, tanh]), 1)
@@ -329,7 +330,7 @@ class DiscretisedHead(eqx.Module):
         return _action_dim(self.space) * self.num_bins
 
     def distribution(self, out: Array) -> Discretised:
-        low, high = _bounds(self.space)
+        low, high = action_bounds(self.space)
         logits = out.reshape(_action_dim(self.space), self.num_bins)
         return Discretised(logits, low.ravel(), high.ravel(), self.within_bin)
 
