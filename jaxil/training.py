@@ -32,7 +32,10 @@ def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | None = None
         `(final_state, metrics)`, where `metrics[name]` stacks the per-update scalars
         `[num_updates]`.
     """
-    data = None if demos is None else as_transitions(demos)
+    # Concrete demos (closed over by a jitted caller, as the CLI does) stay concrete, so
+    # `init` checks them on the host with a clear `ValueError` before anything compiles.
+    with jax.ensure_compile_time_eval():
+        data = None if demos is None else as_transitions(demos)
     init_key, sample_key = jax.random.split(key)
     state = algo.init(init_key, data)
 

@@ -25,6 +25,7 @@ from jaxil.adversarial import (
     make_inputs,
     safe_norm,
 )
+from jaxil.adversarial.inputs import without_indicator_gradient
 from jaxil.adversarial.trainer import action_log_probs, bc_warm_start
 from jaxil.algorithms import GAILConfig, airl, gail
 from jaxil.algorithms.airl import airl_logits
@@ -226,19 +227,36 @@ def test_horizon_check_names_the_options():
     check_horizon(_transitions([False, False]), +1, False, False, "GAIL", "x", "cfg")
 
 
-def test_gail_init_refuses_variable_horizon_demos():
+def test_variable_horizon_checks_run_on_the_host():
     env = jaxil.envs.make("cartpole")
     demos = Transition(jnp.zeros((4, 4)), jnp.zeros(4, jnp.int32), jnp.zeros(4),
                        jnp.zeros((4, 4)), jnp.array([False, True, False, False]),
                        jnp.zeros(4, bool))
-    with pytest.raises(ValueError, match="GAILConfig.adversarial.absorbing_state"):
-        gail(env).init(jax.random.key(0), demos)
-    with pytest.raises(Exception, match="allow_variable_horizon"):  # traced: in-program
-        jax.jit(gail(env).init)(jax.random.key(0), demos)
-    ok = GAILConfig(adversarial=AdversarialConfig(absorbing_state=True))
-    state = jax.eval_shape(gail(env, ok).init, jax.random.key(0), demos)
+    on = GAILConfig(adversarial=AdversarialConfig(absorbing_state=True))
+    state = jax.eval_shape(gail(env, on).init, jax.random.key(0), demos)
     assert state.discriminator.absorbing
+    off = GAILConfig()
+    with pytest.raises(ValueError, match="GAILConfig.adversarial.absorbing_state"):
+        gail(env, off).init(jax.random.key(0), demos)
+    # `jaxil.train` under `jit` with the demos closed over (as the CLI runs it): the same
+    # host-side ValueError, before compiling, not an error from inside the program.
+    with pytest.raises(ValueError, match="allow_variable_horizon"):
+        jax.jit(lambda k: jaxil.train(gail(env, off), k, demos, 1, 4))(jax.random.key(0))
+    with pytest.raises(Exception, match="allow_variable_horizon"):  # traced: in-program
+        jax.jit(gail(env, off).init)(jax.random.key(0), demos)
     jax.eval_shape(airl(env).init, jax.random.key(0), demos)  # AIRL's reward has both signs
+
+
+def test_gradient_penalty_ignores_the_absorbing_indicator():
+    spec = EnvSpec("t", 2, Box((1,)), 10)
+    x = make_inputs(_transitions([False, True], discrete=False), spec, None,
+                    use_actions=True, absorbing=True)
+    logit = lambda v: jnp.sum(v.obs * jnp.array([1.0, 2.0, 50.0])) + jnp.sum(v.action)
+    grads = jax.vmap(jax.grad(lambda v: logit(without_indicator_gradient(v))))(x)
+    np.testing.assert_allclose(grads.obs, [[1.0, 2.0, 0.0]] * 2)  # not the indicator's 50
+    np.testing.assert_allclose(grads.action, 1.0)
+    np.testing.assert_allclose(grads.next_obs, 0.0)
+    assert float(jnp.sum(without_indicator_gradient(x).obs)) == float(jnp.sum(x.obs))
 
 
 def test_bc_warm_start_fits_the_demos():

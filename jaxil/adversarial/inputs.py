@@ -8,6 +8,11 @@ with that feature 1. A terminal transition then leads into the absorbing state (
 `next_obs` is the absorbing state and it continues), and the absorbing state loops on
 itself forever: its reward is learned like any other, so the reward no longer carries a
 built-in bonus (positive rewards) or penalty (negative ones) for ending an episode.
+
+The indicator is a discrete feature: `without_indicator_gradient` hides it from gradient
+penalties, which would otherwise shrink the discriminator's weight on it (the penalty is
+taken on expert samples, where the indicator is 0) until the absorbing state scores like
+the demos' mean state, whose normalised features are the same zeros.
 """
 
 from __future__ import annotations
@@ -61,6 +66,19 @@ def obs_features(normalizer: NormalizerState | None, obs: Array, absorbing: bool
 def absorbing_obs(batch_shape: tuple[int, ...], obs_dim: int) -> Array:
     """`[..., obs_dim + 1]` features of the absorbing state: zeros and a final 1."""
     return jnp.zeros(batch_shape + (obs_dim + 1,), jnp.float32).at[..., -1].set(1.0)
+
+
+def without_indicator_gradient(x: DiscInputs) -> DiscInputs:
+    """`x` with `stop_gradient` on the absorbing indicator (the last feature of `obs` and
+    `next_obs`) and on `continuing`: the inputs a gradient penalty differentiates.
+
+    For one sample or a batch; use only on features built with the absorbing option.
+    """
+    def hide(o: Array) -> Array:
+        return jnp.concatenate([o[..., :-1], jax.lax.stop_gradient(o[..., -1:])], axis=-1)
+
+    return x._replace(obs=hide(x.obs), next_obs=hide(x.next_obs),
+                      continuing=jax.lax.stop_gradient(x.continuing))
 
 
 def make_inputs(tr: Transition, spec: EnvSpec, normalizer: NormalizerState | None,
@@ -129,7 +147,7 @@ def horizon_message(count: int | str, reward_sign: int, method: str, reward_name
         f"demos: {method} with reward {reward_name!r} (always "
         f"{'positive' if reward_sign > 0 else 'negative'}) is biased towards {bias} when "
         f"episodes have variable horizons, and {count} demonstration episode(s) terminate "
-        f"early. Set {option_path}.absorbing_state=True (DAC-style absorbing state, "
-        f"recommended) or {option_path}.allow_variable_horizon=True to accept the bias, or "
-        "choose a reward that takes both signs (e.g. 'logit')."
+        f"early. Set {option_path}.absorbing_state=True (a DAC-style absorbing state) or "
+        f"{option_path}.allow_variable_horizon=True to accept the bias, or choose a reward "
+        "that takes both signs (e.g. 'logit')."
     )

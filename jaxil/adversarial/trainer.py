@@ -30,7 +30,12 @@ import jax.numpy as jnp
 import optax
 
 from jaxil.adversarial.divergences import DIVERGENCES, FDivergence
-from jaxil.adversarial.inputs import DiscInputs, check_horizon, horizon_message
+from jaxil.adversarial.inputs import (
+    DiscInputs,
+    check_horizon,
+    horizon_message,
+    without_indicator_gradient,
+)
 from jaxil.adversarial.losses import (
     GP_KINDS,
     accuracy,
@@ -114,8 +119,13 @@ class AdversarialConfig(eqx.Module):
         gradient_penalty: `"expert"` (default: zero-centred on expert samples, R1),
             `"interpolate"` (on expert-policy interpolates, centred on `gp_target`) or
             `"none"`.
-        absorbing_state: DAC-style absorbing state after terminal steps (removes the
-            survival / early-death bias of a signed reward).
+        absorbing_state: DAC-style absorbing state after terminal steps, never after
+            time-outs (see `jaxil.adversarial.inputs`): its reward is learned, so a
+            termination is neither a built-in bonus nor a built-in penalty. Off by
+            default: with the always-positive default reward the learned absorbing reward
+            is still positive, and a policy can learn to end episodes to collect it (seen
+            on cartpole from demos that never end, and on a goal task); see
+            `benchmarks/RESULTS.md`.
         allow_variable_horizon: accept demos with early terminations for a signed reward
             without an absorbing state (the bias is then the user's choice).
         replay_rollouts: if `> 0`, policy samples for the discriminator come from a replay
@@ -131,9 +141,14 @@ class AdversarialConfig(eqx.Module):
         interpolate penalty pulls to: 0 zero-centred, 1 WGAN-GP), reward_clip (rewards
         are clipped to `[-reward_clip, reward_clip]`), bc_learning_rate, absorbing_weight
         (with an absorbing state: the weight, per terminal step, of the absorbing state's
-        self-transition among the discriminator's samples; `1` counts it once like DAC,
-        about the time limit counts it like the rest of an episode spent there, which
-        keeps `g` of the absorbing state low enough for AIRL's reward to transfer).
+        self-transition among the discriminator's samples of the same side. `None`, the
+        default, is `gamma / (1 - gamma)`: the discounted number of steps spent absorbed
+        after a termination, which is exactly how often the relabelled reward counts the
+        absorbing state's reward (`absorbing_bootstrap`), so the discriminator prices
+        the absorbing state by the occupancy the policy's return gives it. `1` counts it
+        once, as DAC's replay buffer does: then a termination pays about `gamma / (1 -
+        gamma)` times a reward learned from a hundredth of that mass, and ending the
+        episode at once can become the best policy).
     """
 
     hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(64, 64))
@@ -152,7 +167,7 @@ class AdversarialConfig(eqx.Module):
     gp_target: float | Array = 0.0
     reward_clip: float | Array = 10.0
     bc_learning_rate: float | Array = 1e-3
-    absorbing_weight: float | Array = 1.0
+    absorbing_weight: float | Array | None = None
 
 
 class AdversarialState(NamedTuple):
@@ -290,6 +305,8 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
                            optax.adam(config.disc_learning_rate))
     signed = method.reward.sign != 0 and not (config.absorbing_state
                                                or config.allow_variable_horizon)
+    absorbing_weight = (absorbing_bootstrap(gamma) if config.absorbing_weight is None
+                        else config.absorbing_weight)
 
     def batch_logits(net: DiscriminatorNet, x: DiscInputs, log_probs: Array) -> Array:
         return jax.vmap(method.logits, in_axes=(None, 0, 0, None))(net, x, log_probs, gamma)
@@ -324,14 +341,17 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             loss = discriminator_loss(
                 jnp.concatenate([el, al[None]]), jnp.concatenate([pl, al[None]]),
                 method.divergence,
-                jnp.concatenate([ones, config.absorbing_weight * jnp.sum(eterm, keepdims=True)]),
-                jnp.concatenate([ones, config.absorbing_weight * jnp.sum(pterm, keepdims=True)]))
+                jnp.concatenate([ones, absorbing_weight * jnp.sum(eterm, keepdims=True)]),
+                jnp.concatenate([ones, absorbing_weight * jnp.sum(pterm, keepdims=True)]))
         else:
             al = jnp.zeros(())
             loss = discriminator_loss(el, pl, method.divergence)
 
         def one_logit(x: DiscInputs) -> Array:
-            x = x._replace(continuing=jax.lax.stop_gradient(x.continuing))
+            if config.absorbing_state:
+                x = without_indicator_gradient(x)
+            else:
+                x = x._replace(continuing=jax.lax.stop_gradient(x.continuing))
             return method.logits(net, x, jnp.zeros(()), gamma)
 
         gp = gradient_penalty(one_logit, ex, px, key, config.gradient_penalty,
