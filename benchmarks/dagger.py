@@ -16,7 +16,11 @@ same `--eval-episodes` start states as the expert and the random policy (0 = ran
   episode and `rounds` rounds of `--dart-envs` noisy-expert episodes (for each `rounds`
   in `--dart-rounds`), both `--bc-steps` steps, evaluated with Gaussian noise of standard
   deviation `sigma * (high - low) / 2` added to every executed action (clipped to the
-  bounds), for each `sigma` in `--eval-noise`.
+  bounds), for each `sigma` in `--eval-noise`. Each seed draws its own clean episodes
+  (seed `i`'s BC and DART runs start from the same first episode): with one to five
+  pendulum episodes, which start states (and swing directions) the demonstrations happen
+  to cover moves the score more than anything else, and one shared draw for every seed
+  would measure that draw.
 
 Every run takes `--bc-steps` gradient steps; DAgger and DART split them evenly between
 the warm start on the demonstrations and their rounds.
@@ -102,12 +106,22 @@ class Task:
         """The first `num_episodes` demonstrations as flat transitions."""
         return jaxil.data.as_transitions(jax.tree.map(lambda x: x[:num_episodes], self.demos))
 
+    def per_seed(self, num_seeds: int, stride: int, num_episodes: int) -> jaxil.Transition:
+        """`[num_seeds, ...]` flat transitions: seed `i`'s are the `num_episodes`
+        demonstrations from episode `i * stride` on (disjoint when `num_episodes <= stride`)."""
+        seeds = [jaxil.data.as_transitions(jax.tree.map(
+            lambda x, i=i: x[i * stride:i * stride + num_episodes], self.demos))
+            for i in range(num_seeds)]
+        return jax.tree.map(lambda *x: jnp.stack(x), *seeds)
+
 
 def train_seeds(algo: jaxil.Algorithm, data: jaxil.Transition, num_updates: int,
-                args: argparse.Namespace):
-    """`args.seeds` runs of `algo` in one vmapped, compiled call; the stacked states."""
+                args: argparse.Namespace, per_seed: bool = False):
+    """`args.seeds` runs of `algo` in one vmapped, compiled call; the stacked states
+    (`per_seed`: `data` has a leading seed axis, one dataset per run)."""
     run = jax.jit(jax.vmap(lambda k, d: jaxil.train(algo, k, d, num_updates,
-                                                    args.batch_size)[0], in_axes=(0, None)))
+                                                    args.batch_size)[0],
+                           in_axes=(0, 0 if per_seed else None)))
     return jax.block_until_ready(run(jax.random.split(jax.random.key(args.seed + 3),
                                                       args.seeds), data))
 
@@ -158,6 +172,11 @@ def dagger_vs_demos(task: Task, args: argparse.Namespace) -> list[dict]:
     return out
 
 
+def dart_budget(args: argparse.Namespace) -> int:
+    """The largest budget of expert episodes in the DART comparison."""
+    return 1 + max(args.dart_rounds) * args.dart_envs
+
+
 def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
     """BC and DART at the same budget of expert episodes, with noisy actions at test time."""
     learner = BCConfig()
@@ -165,6 +184,7 @@ def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
     if not isinstance(space, Box):
         raise ValueError(f"--dart-env: expected continuous actions, {task.name} has {space}")
     half_range = (np.asarray(space.high) - np.asarray(space.low)) / 2
+    stride = dart_budget(args)  # episodes per seed
     out = []
     for rounds in args.dart_rounds:
         budget = 1 + rounds * args.dart_envs
@@ -172,13 +192,14 @@ def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
         config = DARTConfig(noise_scale=args.dart_noise_scale, bc=learner,
                             aggregation=aggregation_config(task, args.dart_envs, sgd_steps,
                                                            args))
-        methods = {"bc": (bc(task.env, learner), task.first(budget), args.bc_steps,
-                          args.bc_steps),
-                   "dart": (dart(task.env, config, expert=task.expert), task.first(1), rounds,
+        methods = {"bc": (bc(task.env, learner), task.per_seed(args.seeds, stride, budget),
+                          args.bc_steps, args.bc_steps),
+                   "dart": (dart(task.env, config, expert=task.expert),
+                            task.per_seed(args.seeds, stride, 1), rounds,
                             sgd_steps * (rounds + 1))}
         for method, (algo, data, updates, grad_steps) in methods.items():
             start = time.perf_counter()
-            states = train_seeds(algo, data, updates, args)
+            states = train_seeds(algo, data, updates, args, per_seed=True)
             seconds = time.perf_counter() - start
             noise = (float(jnp.mean(states.behaviour.cov[:, 0, 0]) ** 0.5)
                      if method == "dart" else 0.0)
@@ -246,8 +267,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bc-steps", type=int, default=2000, help="gradient steps of every run")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--dart-env", default="pendulum", help="'' skips the DART comparison")
-    p.add_argument("--dart-rounds", type=ints, default=[1, 2, 5])
-    p.add_argument("--dart-envs", type=int, default=2, help="DART episodes per round")
+    p.add_argument("--dart-rounds", type=ints, default=[1, 2, 4])
+    p.add_argument("--dart-envs", type=int, default=1, help="DART episodes per round")
     p.add_argument("--dart-noise-scale", type=float, default=1.0)
     p.add_argument("--eval-noise", type=floats, default=[0.0, 0.5, 1.0])
     p.add_argument("--eval-episodes", type=int, default=100)
@@ -271,7 +292,7 @@ def main(args: argparse.Namespace) -> None:
     names = [n for n in args.envs.split(",") if n]
     tasks = {}
     for name in dict.fromkeys(names + ([args.dart_env] if args.dart_env else [])):
-        budget = 1 + max(args.dart_rounds) * args.dart_envs if name == args.dart_env else 0
+        budget = args.seeds * dart_budget(args) if name == args.dart_env else 0
         tasks[name] = Task(name, args, max([*args.demos, budget]))
     for name in names:
         results += dagger_vs_demos(tasks[name], args)

@@ -12,6 +12,7 @@ import jaxil
 from jaxil.algorithms import (
     BETA_SCHEDULES,
     AggregationConfig,
+    BCConfig,
     DAggerConfig,
     DARTConfig,
     beta_at,
@@ -112,6 +113,31 @@ def test_dart_gaussian_noise_has_the_estimated_covariance_and_respects_the_bound
     np.testing.assert_array_equal(act(GaussianNoise.from_cov(jnp.zeros((2, 2)))), 0.0)
 
 
+def test_dart_fits_the_noise_to_the_learner_before_the_round_on_held_out_states():
+    """No demos, so round 0 is the clean expert; the noise for round 1 is the error of the
+    learner from before round 0's BC steps (untrained, acting ~0) against the constant
+    expert 1.5 on round 0's states: cov = noise_scale * 1.5 ** 2 = 0.5 * 2.25, not the
+    error of the learner trained on those states (~0)."""
+    env = jaxil.envs.make("pendulum")
+    expert = lambda obs, key: jnp.full((1,), 1.5)
+    config = DARTConfig(noise_scale=0.5, bc=BCConfig(learning_rate=1e-2),
+                        aggregation=AggregationConfig(num_envs=2, rollout_length=8,
+                                                      sgd_steps=300, batch_size=16))
+    algo = dart(env, config, expert=expert)
+    initial = jax.jit(algo.init)(jax.random.key(0))
+    state = jax.jit(lambda s: algo.update(s, None))(initial)
+    np.testing.assert_array_equal(state.metrics["noise_std"], 0.0)  # round 0: clean
+    obs, actions = _filled(state)
+    np.testing.assert_array_equal(actions, 1.5)
+    before = _labels(algo.policy(initial), obs)
+    np.testing.assert_allclose(before, 0.0, atol=0.05)
+    np.testing.assert_allclose(state.behaviour.cov, 0.5 * error_covariance(before, actions),
+                               rtol=1e-5)
+    np.testing.assert_allclose(state.behaviour.cov, [[0.5 * 2.25]], rtol=0.06)
+    after = _labels(algo.policy(state), obs)  # the trained learner fits its states
+    assert float(error_covariance(after, actions)[0, 0]) < 0.01
+
+
 def test_dart_epsilon_is_the_scaled_disagreement_rate():
     env = jaxil.envs.make("cartpole")
     behaviour = dart_behaviour(env.spec, DARTConfig(noise_scale=0.5))
@@ -205,10 +231,11 @@ def test_dart_refits_its_noise_each_round_and_learns_pendulum(pendulum_expert):
     data = jaxil.data.as_transitions(demos)
     n = config.aggregation.labels_per_round
 
-    def check_noise(state, obs, labels):
-        """The noise is `noise_scale` times the error covariance of the learner just
-        trained, on the states it was last trained on (the round's, or the demos)."""
-        cov = 2.0 * error_covariance(_labels(algo.policy(state), obs), labels)
+    def check_noise(state, learner_state, obs, labels):
+        """The noise is `noise_scale` times the error covariance, on the states of the
+        round just run, of the learner from before that round's BC steps (held-out
+        states); in `init`, of the learner warm-started on the demos, on the demos."""
+        cov = 2.0 * error_covariance(_labels(algo.policy(learner_state), obs), labels)
         np.testing.assert_allclose(state.behaviour.cov, cov, rtol=1e-4, atol=1e-7)
         np.testing.assert_allclose(state.behaviour.scale @ state.behaviour.scale, cov,
                                    rtol=1e-4, atol=1e-7)
@@ -221,11 +248,11 @@ def test_dart_refits_its_noise_each_round_and_learns_pendulum(pendulum_expert):
     np.testing.assert_allclose(noise_std[:, -1], np.sqrt(previous.behaviour.cov[:, 0, 0]),
                                rtol=1e-5)
     for i in range(4):
-        check_noise(_seed(initial, i), data.obs, data.action)  # BC warm-started on the demos
+        check_noise(_seed(initial, i), _seed(initial, i), data.obs, data.action)
         state = _seed(final, i)
         obs, actions = (x[-n:] for x in _filled(state))  # the last round's states
         np.testing.assert_allclose(actions, _labels(expert, obs), atol=1e-5)  # clean labels
-        check_noise(state, obs, actions)
+        check_noise(state, _seed(previous, i), obs, actions)
 
     key = jax.random.key(3)  # the same start states for the expert and every seed
     random_return = jaxil.evaluate(env, jaxil.RandomPolicy(env.spec.action_space), key,

@@ -18,7 +18,9 @@ round, as one pure function:
 3. take `sgd_steps` behavioural-cloning steps (BC's own `update`, so every `BCConfig`
    option applies) on minibatches drawn uniformly from the aggregated dataset;
 4. compute the behaviour's parameters for the next round from the round's index, the
-   freshly trained learner and the states just visited.
+   learner as it was before step 3 and the states just visited: states it was not
+   trained on, so that an error measured there is a held-out one (a learner's error on
+   its own training states is far smaller than on new ones).
 
 With demonstrations, `init` warm-starts: `sgd_steps` behavioural-cloning steps on them,
 and round 0's behaviour parameters computed from that learner on the demonstrations'
@@ -64,9 +66,11 @@ class Behaviour(NamedTuple):
             actions[B, ...]`, the executed actions, given the expert's actions for the
             same states and the learner `Policy` (the current `Algorithm.policy`).
         next: `next(params, round, learner, obs[N, obs_dim], expert_actions[N, ...], key)
-            -> params`, the parameters of round `round` (`[]` int32), given the learner just
-            trained and the `N` states it was last trained on with their expert labels:
-            the `T * B` states of the round before, or for round 0 the demonstrations.
+            -> params`, the parameters of round `round` (`[]` int32), given a learner and
+            `N` states with their expert labels: the `T * B` states of the round before
+            and the learner from before that round's training steps (the states are held
+            out from its training data), or for round 0 the learner warm-started on the
+            demonstrations and the demonstrations (its own training data).
         metrics: `metrics(params) -> {name: []}`, diagnostics of the round's parameters.
     """
 
@@ -242,7 +246,8 @@ def aggregation(env: Env, behaviour: Behaviour, config: AggregationConfig,
         episodes, episode_metrics = track_transitions(state.episodes, transitions)
         flat = lambda x: jnp.reshape(x, (-1, *x.shape[2:]))
         step = state.step + 1
-        params = behaviour.next(state.behaviour, step, learner_algo.policy(learner),
+        # the learner from before this round's steps: the round's states are held out
+        params = behaviour.next(state.behaviour, step, learner_algo.policy(state.learner),
                                 flat(transitions.obs), flat(labels), next_key)
         metrics = round_metrics(learner_metrics, state.behaviour, dataset, episode_metrics)
         return AggregationState(learner, dataset, env_state, episodes, params, key, step,

@@ -7,7 +7,11 @@ itself, without ever handing control to the learner. The round is the one DAgger
 (`jaxil.algorithms.aggregation`; one `update` is one round).
 
 The noise is fitted to the learner's own errors, re-estimated at the end of every round
-with the learner just trained, on the states the round visited (the expert's states):
+on held-out states: the states the round visited (the noisy expert's), labelled by the
+expert, and the learner as it was before the round's training steps, which has not seen
+them. (The learner's error on the states it has just been trained on is a training
+error: on pendulum with one or two demonstrations it is 10 to 30 times smaller than on
+new expert states, and a noise fitted to it is no noise at all.)
 
 - continuous actions: Gaussian, `a = clip(a* + e, low, high)` with `e ~ N(0, Sigma)` and
   `Sigma = noise_scale * E[(pi(s) - a*(s)) (pi(s) - a*(s))^T]` (`error_covariance`),
@@ -17,9 +21,12 @@ with the learner just trained, on the states the round visited (the expert's sta
   `epsilon = min(noise_scale * P[pi(s) != a*(s)], max_epsilon)` (`disagreement_rate`).
 
 As in the paper, the first noise is fitted to a learner trained on clean expert data:
-with demonstrations, the BC learner warm-started on them in `init`; without, the first
-round runs the expert without noise. `noise_scale` plays the role of the paper's prior on
-the final learner's error (the training error underestimates the test error).
+with demonstrations, the BC learner warm-started on them in `init`, on the
+demonstrations themselves (no states are held out yet, so this first estimate is a
+training error and the first round is close to the clean expert, as the paper's first
+iteration is); without, the first round runs the expert without noise. `noise_scale`
+plays the role of the paper's prior on the final learner's error (even the held-out
+error on the expert's states underestimates the error on the learner's own states).
 """
 
 from __future__ import annotations
@@ -187,7 +194,9 @@ def dart(env: Env, config: DARTConfig | None = None, *, expert: Policy) -> Algor
     the whole dataset and re-estimates the noise; `policy(state)` is the learner's
     `ActorPolicy`. `state.metrics` holds `noise_std` (continuous: root mean variance of the
     round's noise) or `epsilon` (discrete), the BC metrics, `buffer_size` and
-    `episode_return` of the noisy expert's rollouts.
+    `episode_return` of the noisy expert's rollouts. The noise of the round after is
+    fitted to the errors, on the round's states, of the learner from before the round's
+    BC steps (held-out states; see the module docstring).
 
     Args:
         env: one environment with a time limit (e.g. from `jaxil.envs.make`).
