@@ -18,8 +18,9 @@ HalfCheetah-sized problem, by default) and the same torso (256x256 ReLU by defau
   bimodal) for each head and `--nav-seeds` seeds (one vmapped program per head), over 100
   episodes, acting with the mode (BC's default) and by sampling. It uses BC's default
   network (64x64 tanh; a 256x256 ReLU one also lets the Gaussian succeed, by memorising
-  which side goes with the start's tiny lateral jitter) and `--nav-updates` updates (the
-  generative heads need more than 2,000 at this width).
+  which side goes with the start's tiny lateral jitter) and `--nav-updates` updates
+  (default 6,000, the generative heads' budget in `benchmarks/multimodal_bc.py`; 2,000 are
+  too few for them at this width).
 
 Prints one JSON object per measurement (with `machine()`, which records the 1-minute load
 average: the figures are only comparable on a quiet machine). Usage:
@@ -146,7 +147,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--nav-seeds", type=int, default=4)
-    parser.add_argument("--nav-updates", type=int, default=10_000)
+    parser.add_argument("--nav-updates", type=int, default=6_000)
     parser.add_argument("--only", choices=("train", "inference", "nav"), default=None)
     parser.add_argument("--smoke", action="store_true", help="tiny settings")
     args = parser.parse_args()

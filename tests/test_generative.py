@@ -39,16 +39,20 @@ def _constant(network, value):
                        (jnp.zeros_like(last(network).weight), jnp.asarray(value, jnp.float32)))
 
 
-class _PointMassEps(eqx.Module):
-    """The exact noise prediction when every expert action is the unit-space point `c`."""
+class _PointMassDenoiser(eqx.Module):
+    """The exact `prediction` (`eps`, `v` or `a_0`) when every expert action is the
+    unit-space point `c`."""
 
     c: jax.Array
     alpha_bars: tuple[float, ...] = eqx.field(static=True)
+    prediction: str = eqx.field(static=True)
 
     def __call__(self, obs, x, time):
         t = jnp.round(time * len(self.alpha_bars) - 1).astype(jnp.int32)  # time = (t+1)/T
         abar = jnp.asarray(self.alpha_bars)[t]
-        return (x - jnp.sqrt(abar) * self.c) / jnp.sqrt(1 - abar)
+        eps = (x - jnp.sqrt(abar) * self.c) / jnp.sqrt(1 - abar)
+        return {"epsilon": eps, "v": jnp.sqrt(abar) * eps - jnp.sqrt(1 - abar) * self.c,
+                "sample": jnp.broadcast_to(self.c, x.shape)}[self.prediction]
 
 
 class _PointMassVelocity(eqx.Module):
@@ -65,7 +69,8 @@ def _with_exact_net(network, c):
     if isinstance(network, FlowPolicy):
         exact = _PointMassVelocity(c)
     else:
-        exact = _PointMassEps(c, tuple(network.schedule.alpha_bars.tolist()))
+        exact = _PointMassDenoiser(c, tuple(network.schedule.alpha_bars.tolist()),
+                                   network.option("prediction"))
     return eqx.tree_at(lambda n: n.net, network, exact)
 
 
@@ -90,8 +95,10 @@ def test_noise_schedules_match_hand_computed_values():
         noise_schedule(10, "quadratic")
 
 
-def test_diffusion_loss_is_the_mse_of_the_noise_prediction():
-    net = _constant(_network("diffusion"), [0.5, -1.0])
+@pytest.mark.parametrize("prediction", ["v", "epsilon", "sample"])
+def test_diffusion_loss_is_the_mse_of_the_prediction(prediction):
+    net = _constant(_network("diffusion", [("prediction", prediction)]), [0.5, -1.0])
+    assert _network("diffusion").option("prediction") == "v"  # the default
     x0 = jnp.array([[0.1, 0.2], [-0.5, 0.9], [0.0, 0.0]])
     noise = jnp.array([[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]])
     c = jnp.array([0.3, -0.6])
@@ -108,10 +115,26 @@ def test_diffusion_loss_is_the_mse_of_the_noise_prediction():
         return given, drawn, ent, perfect
 
     given, drawn, ent, perfect = losses(net, _with_exact_net(net, c))
-    # eps_theta = bias for every input: ((0.25 + 1) + (0.25 + 9) + (2.25 + 4)) / 3
-    np.testing.assert_allclose(given, (1.25 + 9.25 + 6.25) / 3, rtol=1e-6)
-    # through the BC interface (random t and eps): E||eps - b||^2 = 2 + 0.25 + 1
-    np.testing.assert_allclose(drawn, 3.25, rtol=0.03)
+    b = np.array([0.5, -1.0])  # the network's output for every input
+    abar = noise_schedule(20, "cosine").alpha_bars.astype(np.float64)
+    x0_unit = np.array([1 / 3, -0.5])  # the action (0, 1) in BOX
+    if prediction == "epsilon":
+        # ((0.25 + 1) + (0.25 + 9) + (2.25 + 4)) / 3
+        np.testing.assert_allclose(given, (1.25 + 9.25 + 6.25) / 3, rtol=1e-6)
+        # through the BC interface (random t and eps): E||eps - b||^2 = 2 + 0.25 + 1
+        np.testing.assert_allclose(drawn, 3.25, rtol=0.03)
+    elif prediction == "v":
+        a = np.sqrt(abar[[0, 7, 19]])[:, None]
+        target = a * np.asarray(noise) - np.sqrt(1 - a**2) * np.asarray(x0)
+        np.testing.assert_allclose(given, np.mean(np.sum((target - b) ** 2, -1)), rtol=1e-5)
+        # E_t[2 abar_t + ||sqrt(1 - abar_t) x0 + b||^2] over the 20 steps
+        expected = np.mean(2 * abar + np.sum((np.sqrt(1 - abar)[:, None] * x0_unit + b) ** 2,
+                                             -1))
+        np.testing.assert_allclose(drawn, expected, rtol=0.03)
+    else:
+        np.testing.assert_allclose(given, np.mean(np.sum((np.asarray(x0) - b) ** 2, -1)),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(drawn, np.sum((x0_unit - b) ** 2), rtol=1e-5)
     assert float(ent) == 0.0
     # the exact denoiser of a point mass has zero loss at every t: checks a_t and the time
     np.testing.assert_allclose(perfect, 0.0, atol=1e-6)
@@ -150,7 +173,8 @@ def test_samplers_integrate_constant_networks_exactly():
     # sqrt(abar_T) fixed from step to step; start from the a_T whose a0_hat is x
     e = jnp.array([0.4, -0.2])
     ddim = _constant(_network("diffusion", [("clip_sample", False), ("sampler", "ddim"),
-                                            ("num_inference_steps", 6)]), e)
+                                            ("num_inference_steps", 6),
+                                            ("prediction", "epsilon")]), e)
     abar_T = float(ddim.schedule.alpha_bars[-1])
     x = jnp.array([0.3, -0.8])
     a_T = math.sqrt(abar_T) * x + math.sqrt(1 - abar_T) * e
@@ -165,6 +189,8 @@ def test_samplers_integrate_constant_networks_exactly():
     [("sampler", "ddpm")],  # mode: DDIM, eta 0, 10 steps
     [("sampler", "ddim"), ("ddim_eta", 1.0), ("beta_schedule", "linear"),
      ("num_inference_steps", 5)],
+    [("prediction", "epsilon")],
+    [("prediction", "sample"), ("clip_sample", False)],
     None,  # flow
 ])
 def test_exact_networks_sample_a_point_mass_from_any_noise(options):
@@ -211,6 +237,8 @@ def test_bad_spaces_and_options_raise():
         _network("flow", [("num_diffusion_steps", 10)])
     with pytest.raises(ValueError, match="sampler"):
         _network("diffusion", [("sampler", "euler")])
+    with pytest.raises(ValueError, match="prediction"):
+        _network("diffusion", [("prediction", "x0")])
     with pytest.raises(ValueError, match="num_inference_steps"):
         _network("diffusion", [("num_diffusion_steps", 8), ("num_inference_steps", 9)])
     assert _network("diffusion", [("num_diffusion_steps", 8)]).num_inference_steps == 8
@@ -335,8 +363,8 @@ def _bimodal_fractions(head, seeds=2):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["diffusion", "flow"])
 def test_generative_bc_fits_both_modes_of_a_bimodal_expert(kind):
-    # measured min over 8 seeds: within 0.2 of a mode 0.97 (diffusion) / 0.94 (flow), the
-    # rarer mode 0.43 / 0.41, deterministic actions 1.0 / 1.0
+    # measured min over 8 seeds: within 0.2 of a mode 0.97 (diffusion, v-prediction) /
+    # 0.94 (flow), the rarer mode 0.42 / 0.41, deterministic actions 1.0 / 1.0
     pos, neg, mode = _bimodal_fractions(kind)
     assert np.all(pos + neg >= 0.8), (pos, neg)
     assert np.all(np.minimum(pos, neg) >= 0.25), (pos, neg)
