@@ -10,8 +10,8 @@ import pytest
 
 import jaxil
 from jaxil.algorithms import BCConfig, bc, bc_loss
-from jaxil.algorithms.bc import l2_penalty
 from jaxil.networks import PolicyArch, make_actor_policy
+from jaxil.networks.cloning import l2_penalty
 from jaxil.rollout import rollout_episodes
 from jaxil.types import Box, Discrete
 

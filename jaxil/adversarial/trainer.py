@@ -51,9 +51,10 @@ from jaxil.adversarial.networks import (
 from jaxil.adversarial.rewards import LearnedReward, RewardMapping, absorbing_bootstrap
 from jaxil.core import Algorithm
 from jaxil.data.buffer import BufferState, buffer_add, buffer_init, buffer_sample
+from jaxil.data.sampling import sample_batch
 from jaxil.envs.base import Env, EnvState
 from jaxil.envs.wrappers import vectorize
-from jaxil.networks.heads import GaussianHead
+from jaxil.networks.cloning import bc_loss
 from jaxil.networks.normalizer import normalizer_from_data
 from jaxil.networks.policy import ActorPolicy
 from jaxil.rl.episodes import EpisodeStats, init_episode_stats, track_transitions
@@ -76,9 +77,6 @@ DISC_METRICS = ("disc_loss", "disc_grad_penalty", "disc_expert_accuracy",
                 "disc_policy_accuracy", "disc_expert_logit", "disc_policy_logit",
                 "disc_grad_norm", "disc_absorbing_logit", "relabelled_reward")
 """Names of the `[]` discriminator metrics of `AdversarialState.metrics`."""
-
-ACTION_EPS = 1e-4  # keeps actions strictly inside squashed bounds for log-probabilities
-
 
 class AdversarialMethod(NamedTuple):
     """What makes one adversarial method differ from another.
@@ -203,17 +201,9 @@ def zero_metrics() -> Metrics:
 
 
 def action_log_probs(policy: ActorPolicy, obs: Array, actions: Array) -> Array:
-    """`[N]` log-probabilities `log pi(a | s)` of environment actions `actions[N, ...]`.
-
-    Actions of a squashed head are first moved `ACTION_EPS` inside the bounds.
-    """
-    head = policy.network.head
-    if isinstance(head, GaussianHead) and head.squashed:
-        low = jnp.asarray(head.space.low, jnp.float32)
-        high = jnp.asarray(head.space.high, jnp.float32)
-        margin = ACTION_EPS * (high - low)
-        actions = jnp.clip(actions, low + margin, high - margin)
-    return jax.vmap(lambda o, a: policy.distribution(o).log_prob(a))(obs, actions)
+    """`[N]` log-probabilities `log pi(a | s)` of environment actions `actions[N, ...]`
+    (`ActorPolicy.log_prob`: actions of a squashed head are moved inside the bounds)."""
+    return jax.vmap(policy.log_prob)(obs, actions)
 
 
 def example_transition(spec: EnvSpec) -> Transition:
@@ -237,9 +227,6 @@ def bc_warm_start(policy: ActorPolicy, demos: Transition, key: PRNGKey, steps: i
 
     The policy's normaliser is set to the demos' statistics first.
     """
-    from jaxil.algorithms.bc import bc_loss  # late import: jaxil.algorithms imports us
-    from jaxil.training import sample_batch
-
     policy = ActorPolicy(policy.network, normalizer_from_data(demos.obs), policy.deterministic)
     optimizer = optax.adam(learning_rate)
 

@@ -23,12 +23,10 @@ import optax
 from jaxil.core import Algorithm
 from jaxil.data.augmentation import Augment, augment_batch
 from jaxil.envs.base import Env
-from jaxil.networks.heads import DeterministicHead, GaussianHead, entropy
-from jaxil.networks.normalizer import NormalizerState, normalize, normalizer_for
+from jaxil.networks.cloning import bc_loss
+from jaxil.networks.normalizer import NormalizerState, normalizer_for
 from jaxil.networks.policy import ActorPolicy, PolicyArch, make_actor_policy
-from jaxil.types import Array, Box, Metrics, PRNGKey, Transition
-
-ACTION_EPS = 1e-4  # keeps expert actions strictly inside squashed bounds
+from jaxil.types import Array, Metrics, PRNGKey, Transition
 
 
 class BCConfig(eqx.Module):
@@ -71,59 +69,6 @@ class BCState(NamedTuple):
     key: PRNGKey
     step: Array
     metrics: Metrics
-
-
-def _clip_to_bounds(actions: Array, head) -> Array:
-    space: Box = head.space
-    low, high = jnp.asarray(space.low, jnp.float32), jnp.asarray(space.high, jnp.float32)
-    margin = ACTION_EPS * (high - low)
-    return jnp.clip(actions, low + margin, high - margin)
-
-
-def l2_penalty(module: eqx.Module) -> Array:
-    """Sum of squared weights of all `eqx.nn.Linear` layers (biases excluded)."""
-    is_linear = lambda x: isinstance(x, eqx.nn.Linear)
-    layers = [x for x in jax.tree.leaves(module, is_leaf=is_linear) if is_linear(x)]
-    return sum(jnp.sum(layer.weight**2) for layer in layers)
-
-
-def bc_loss(policy: ActorPolicy, obs: Array, actions: Array, entropy_coef: Array | float = 0.0,
-            l2_coef: Array | float = 0.0, key: PRNGKey | None = None) -> tuple[Array, Metrics]:
-    """Behavioural-cloning loss of `policy` on a batch.
-
-    Args:
-        policy: the `ActorPolicy` (its normaliser is applied to `obs`).
-        obs: `[B, obs_dim]` observations.
-        actions: `[B]` int (discrete) or `[B, act_dim]` float expert actions.
-        entropy_coef: weight of the (negative) mean entropy bonus.
-        l2_coef: weight of the L2 penalty on the network's weight matrices.
-        key: PRNG key for heads whose loss is stochastic (unused by the others).
-
-    Returns:
-        `(loss, metrics)` with metrics `nll`, `entropy`, `l2` (all `[]`).
-    """
-    network = policy.network
-    head = getattr(network, "head", None)
-    if hasattr(network, "bc_loss"):  # generative policies (diffusion, flow) bring their own
-        nll, ent = network.bc_loss(normalize(policy.normalizer, obs), actions, key)
-    elif isinstance(head, DeterministicHead):
-        pred = jax.vmap(policy.network.mode)(normalize(policy.normalizer, obs))
-        nll = jnp.mean(jnp.sum((pred - actions) ** 2, axis=-1))
-        ent = jnp.zeros(())
-    else:
-        if isinstance(head, GaussianHead) and head.squashed:
-            actions = _clip_to_bounds(actions, head)
-
-        def log_prob_and_entropy(o, a):  # distributions never leave the vmap
-            dist = policy.distribution(o)
-            return dist.log_prob(a), entropy(dist)
-
-        log_probs, entropies = jax.vmap(log_prob_and_entropy)(obs, actions)
-        nll = -jnp.mean(log_probs)
-        ent = jnp.mean(entropies)
-    l2 = l2_penalty(policy.network)
-    loss = nll - entropy_coef * ent + l2_coef * l2
-    return loss, {"loss": loss, "nll": nll, "entropy": ent, "l2": l2}
 
 
 def augment(config: BCConfig, normalizer: NormalizerState, aug_key: PRNGKey,

@@ -13,6 +13,7 @@ Gaussians) and `DiscretisedHead` (an independent categorical over bins per dimen
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import distrax
 import equinox as eqx
@@ -54,6 +55,22 @@ class _ClippedTanh(distrax.Tanh):
 
     def same_as(self, other: distrax.Bijector) -> bool:
         return type(other) is _ClippedTanh and other.margin == self.margin
+
+
+ACTION_EPS = 1e-4
+"""Fraction of a squashed head's action range by which actions are moved inside the
+bounds before a log-probability: `tanh`'s inverse is infinite on the bounds, where
+clipped environment actions and expert actions often sit."""
+
+
+def inside_squashed_bounds(head: Any, actions: Array) -> Array:
+    """`actions[..., act_dim]` moved `ACTION_EPS * (high - low)` inside the bounds when
+    `head` is a squashed `GaussianHead`; unchanged for any other head."""
+    if not (isinstance(head, GaussianHead) and head.squashed):
+        return actions
+    low, high = action_bounds(head.space)
+    margin = ACTION_EPS * (high - low)
+    return jnp.clip(actions, low + margin, high - margin)
 
 
 def _squash(space: Box, margin: float = 0.0) -> distrax.Bijector:
@@ -208,7 +225,7 @@ class MixtureHead(eqx.Module):
         logits, means, stds = self._split(out)
         mixture = distrax.MixtureSameFamily(distrax.Categorical(logits=logits),
                                             distrax.MultivariateNormalDiag(means, stds))
-        return distrax.Transformed(mixture, _squash(self.space, margin=1e-4))
+        return distrax.Transformed(mixture, _squash(self.space, margin=2 * ACTION_EPS))
 
     def mode(self, out: Array) -> Array:
         logits, means, _ = self._split(out)

@@ -20,6 +20,7 @@ from jaxil.networks.heads import (
     GaussianHead,
     Head,
     MixtureHead,
+    inside_squashed_bounds,
 )
 from jaxil.networks.mlp import MLP
 from jaxil.networks.normalizer import NormalizerState, init_normalizer, normalize
@@ -170,6 +171,14 @@ class ActorPolicy(eqx.Module):
 
     def distribution(self, obs: Array) -> distrax.Distribution:
         return self.network(normalize(self.normalizer, obs))
+
+    def log_prob(self, obs: Array, action: Array) -> Array:
+        """`log pi(action | obs)`, `[]`, for one observation `[obs_dim]` and an action the
+        environment executed (or an expert gave): with a squashed head, the action is
+        first moved `heads.ACTION_EPS` of the range inside the bounds, where the
+        log-probability is finite."""
+        action = inside_squashed_bounds(getattr(self.network, "head", None), action)
+        return self.distribution(obs).log_prob(action)
 
     def __call__(self, obs: Array, key: PRNGKey) -> Array:
         x = normalize(self.normalizer, obs)
