@@ -16,7 +16,8 @@ turns one into an `Algorithm` whose `update(state, expert_batch)` is, as one pur
 4. run PPO's epochs on the relabelled rewards (GAE bootstraps through truncation, not
    through termination).
 
-`reward_transfer` is PPO from scratch on a fixed `LearnedReward`.
+`reward_transfer` is PPO from scratch on a fixed `LearnedReward`
+(`jaxil.rl.ppo(env, config, reward_fn=reward)`).
 """
 
 from __future__ import annotations
@@ -63,10 +64,12 @@ from jaxil.rl.ppo import (
     LEARN_METRICS,
     PPOConfig,
     PPOLearner,
+    PPOState,
     check_config,
     collect,
     init_learner,
     learn,
+    ppo,
 )
 from jaxil.types import Array, EnvSpec, Metrics, PRNGKey, Transition
 
@@ -463,22 +466,14 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
     return Algorithm(init, update, policy)
 
 
-class TransferState(NamedTuple):
-    """State of `reward_transfer`: as `jaxil.rl.PPOState`, with the env return tracked."""
-
-    learner: PPOLearner
-    env_state: EnvState
-    episodes: EpisodeStats
-    key: PRNGKey
-    step: Array
-    metrics: Metrics
+TransferState = PPOState
+"""State of `reward_transfer`: PPO's state (kept as a name for compatibility)."""
 
 
 def reward_transfer(env: Env, reward: LearnedReward, config: PPOConfig) -> Algorithm:
-    """PPO from scratch on a learned reward (e.g. AIRL's `g`), ignoring the env's reward.
-
-    `metrics["episode_return"]` still tracks the environment's own return, to measure how
-    well the learned reward transfers.
+    """PPO from scratch on a learned reward (e.g. AIRL's `g`), ignoring the env's reward:
+    `jaxil.rl.ppo(env, config, reward_fn=reward)`. `metrics["episode_return"]` still
+    tracks the environment's own return, to measure how well the reward transfers.
 
     Args:
         env: one environment with a time limit (it may differ from the training one in
@@ -486,28 +481,4 @@ def reward_transfer(env: Env, reward: LearnedReward, config: PPOConfig) -> Algor
         reward: the `LearnedReward` (a pytree; it is not trained further).
         config: the `PPOConfig`.
     """
-    check_config(env.spec, config)
-    venv = vectorize(env, config.num_envs)
-
-    def init(key: PRNGKey, demos: Transition | None = None) -> TransferState:
-        del demos
-        learner_key, env_key, key = jax.random.split(key, 3)
-        metrics = {k: jnp.zeros((), jnp.float32) for k in LEARN_METRICS + EPISODE_METRICS}
-        return TransferState(init_learner(env.spec, config, learner_key), venv.reset(env_key),
-                             init_episode_stats(config.num_envs), key,
-                             jnp.zeros((), jnp.int32), metrics)
-
-    def update(state: TransferState, batch: Transition | None = None) -> TransferState:
-        del batch
-        key, collect_key, learn_key = jax.random.split(state.key, 3)
-        env_state, rollout = collect(venv, state.env_state, state.learner, collect_key, config)
-        rewards = reward.transition_rewards(rollout.transitions, config.gamma)
-        learner, metrics = learn(state.learner, rollout, rewards, learn_key, config)
-        episodes, episode_metrics = track_transitions(state.episodes, rollout.transitions)
-        return TransferState(learner, env_state, episodes, key, state.step + 1,
-                             {**metrics, **episode_metrics})
-
-    def policy(state: TransferState) -> ActorPolicy:
-        return state.learner.policy.with_deterministic(config.deterministic_policy)
-
-    return Algorithm(init, update, policy)
+    return ppo(env, config, reward_fn=reward)

@@ -20,7 +20,7 @@ where inverting `tanh` would not. The observation normaliser is part of the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import chex
 import distrax
@@ -418,24 +418,44 @@ def zero_metrics() -> Metrics:
     return {k: jnp.zeros((), jnp.float32) for k in LEARN_METRICS + EPISODE_METRICS}
 
 
-def ppo(env: Env, config: PPOConfig | None = None) -> Algorithm:
+def transition_rewards(reward_fn: Any, transitions: Transition, gamma: Array | float) -> Array:
+    """Rewards `[T, B]` of a rollout `transitions[T, B]` under a learned reward.
+
+    `reward_fn` either has `transition_rewards(transitions, gamma)` (e.g.
+    `jaxil.adversarial.LearnedReward`, which handles terminations itself) or is a plain
+    `RewardFn`, `reward(obs[obs_dim], action, next_obs[obs_dim]) -> []`, applied to each
+    transition (with the true next observation, also at episode ends).
+    """
+    if hasattr(reward_fn, "transition_rewards"):
+        return reward_fn.transition_rewards(transitions, gamma)
+    per_step = jax.vmap(jax.vmap(reward_fn))
+    return per_step(transitions.obs, transitions.action, transitions.next_obs)
+
+
+def ppo(env: Env, config: PPOConfig | None = None, reward_fn: Any = None) -> Algorithm:
     """PPO on `env` as an `Algorithm`.
 
     `init(key, demos=None)` builds the learner and resets `config.num_envs` copies of
     `env` (`jaxil.envs.vectorize`); `update(state, batch)` ignores `batch` (pass `None`),
-    collects one rollout and learns from the environment's rewards; `policy(state)` is the
+    collects one rollout and learns from its rewards; `policy(state)` is the
     `ActorPolicy` (its mode when `config.deterministic_policy`).
 
     Args:
         env: a single environment with a time limit (e.g. from `jaxil.envs.make`).
         config: the `PPOConfig` (`None`: the defaults).
+        reward_fn: `None` to learn from the environment's rewards, or a learned reward
+            to optimise instead (a fixed part of the program, not trained further): a
+            `RewardFn` or an object with `transition_rewards` (see
+            `transition_rewards`), e.g. AIRL's `jaxil.algorithms.airl_reward(state)`.
+            `metrics["episode_return"]` always tracks the environment's own return, so
+            a learned reward's transfer is measured in the environment's units.
     """
     config = PPOConfig() if config is None else config
     check_config(env.spec, config)
     venv = vectorize(env, config.num_envs)
 
     def init(key: PRNGKey, demos: Transition | None = None) -> PPOState:
-        del demos  # PPO learns from the environment's rewards only
+        del demos  # PPO learns from its rewards only
         learner_key, env_key, key = jax.random.split(key, 3)
         learner = init_learner(env.spec, config, learner_key)
         return PPOState(learner, venv.reset(env_key), init_episode_stats(config.num_envs),
@@ -446,9 +466,11 @@ def ppo(env: Env, config: PPOConfig | None = None) -> Algorithm:
         key, collect_key, learn_key = jax.random.split(state.key, 3)
         env_state, rollout = collect(venv, state.env_state, state.learner, collect_key,
                                      config)
-        episodes, episode_metrics = track_transitions(state.episodes, rollout.transitions)
-        learner, metrics = learn(state.learner, rollout, rollout.transitions.reward,
-                                 learn_key, config)
+        tr = rollout.transitions
+        episodes, episode_metrics = track_transitions(state.episodes, tr)
+        rewards = tr.reward if reward_fn is None else transition_rewards(reward_fn, tr,
+                                                                          config.gamma)
+        learner, metrics = learn(state.learner, rollout, rewards, learn_key, config)
         return PPOState(learner, env_state, episodes, key, state.step + 1,
                         {**metrics, **episode_metrics})
 
