@@ -1,11 +1,19 @@
-"""What the adversarial learning tests share: the cartpole recipe and how a run is scored."""
+"""What the adversarial tests share: tiny configs for protocol checks, the cartpole recipe
+of the learning tests, and how a run is checked and scored."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 import jaxil
 from jaxil.adversarial import AdversarialConfig
 from jaxil.rl import PPOConfig
+
+# Tiny settings for the protocol tests (state structure, one compilation): a couple of
+# seconds of compiling per algorithm, nothing learned.
+TINY_PPO = PPOConfig(num_envs=4, rollout_length=8, num_epochs=1, num_minibatches=2,
+                     hidden_sizes=(8,))
+TINY_ADV = AdversarialConfig(hidden_sizes=(8,), disc_steps=2)
 
 # The cartpole recipe the adversarial learning tests share (see `benchmarks/`).
 CARTPOLE_PPO = PPOConfig(num_envs=16, rollout_length=64, num_epochs=4, num_minibatches=4,
@@ -25,3 +33,39 @@ def expert_normalised(env, policy, expert_return, key=jax.random.key(123)) -> fl
 def all_finite(metrics) -> bool:
     """Every value of every metric is finite."""
     return all(bool(jnp.all(jnp.isfinite(v))) for v in metrics.values())
+
+
+def compiled_once(update):
+    """`update` under `jax.jit`, failing on a second trace (a state whose structure, shapes
+    or dtypes drift from one update to the next would retrace)."""
+    return jax.jit(eqx.debug.assert_max_traces(update, max_traces=1))
+
+
+def run_updates(update, state, batches):
+    """Runs `update` from `state` on each of `batches`, checking that every new state has
+    the structure, shapes and dtypes of `state`; returns the state after each update."""
+    states = []
+    for batch in batches:
+        new = update(state, batch)
+        assert jax.tree.structure(new) == jax.tree.structure(state)
+        assert all(a.shape == b.shape and a.dtype == b.dtype for a, b in
+                   zip(jax.tree.leaves(new), jax.tree.leaves(state), strict=True))
+        states.append(new)
+        state = new
+    return states
+
+
+def check_traced_once(update, state, batches):
+    """`run_updates` without running anything: chains `jax.eval_shape` of `update` under
+    `compiled_once` (a second trace raises) from `state` (arrays or `jax.ShapeDtypeStruct`s,
+    e.g. `jax.eval_shape(algo.init, key, demos)`) over `batches`, checking that each new
+    state has the structure, shapes and dtypes (weak types included: they would retrace)
+    of the first. As `jax.jit` would compile it once, without the seconds of compiling."""
+    update = compiled_once(update)
+    for batch in batches:
+        new = jax.eval_shape(update, state, batch)
+        assert jax.tree.structure(new) == jax.tree.structure(state)
+        assert all(a.shape == b.shape and a.dtype == b.dtype for a, b in
+                   zip(jax.tree.leaves(new), jax.tree.leaves(state), strict=True))
+        state = new
+    return state

@@ -2,10 +2,17 @@
 
 Each expert fixture returns `(env, expert_policy, expert_mean_return)`, trained with the
 default recipe of `jaxil.experts` (one compiled PPO run, a few seconds of training) and
-evaluated over `EXPERT_EVAL_EPISODES` complete episodes.
+evaluated over `EXPERT_EVAL_EPISODES` complete episodes. Under pytest-xdist the first
+worker to need an expert trains and saves it; the others load it (the same policy, bit for
+bit) instead of training it again.
 """
 
 from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
 
 import jax
 import pytest
@@ -23,13 +30,48 @@ def _train_expert(name: str, seed: int = 0):
     return env, policy, info["mean_return"]
 
 
+@contextmanager
+def _locked(path):
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _shared_expert(name: str, tmp_path_factory):
+    """`_train_expert(name)`, trained by one xdist worker and loaded by the others."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # not distributed
+        return _train_expert(name)
+    root = tmp_path_factory.getbasetemp().parent  # shared by this run's workers
+    stem = root / f"expert-{name.replace('/', '_')}"
+    policy_path, info_path = stem.with_suffix(".eqx"), stem.with_suffix(".json")
+    with _locked(stem.with_suffix(".lock")):
+        if info_path.exists():
+            env = jaxil.envs.make(name, **experts.defaults(name).env_kwargs)
+            return env, jaxil.load_policy(policy_path), json.loads(info_path.read_text())
+        env, policy, mean_return = _train_expert(name)
+        jaxil.save_policy(policy_path, policy)
+        info_path.write_text(json.dumps(float(mean_return)))
+        return env, policy, mean_return
+
+
 @pytest.fixture(scope="session")
-def cartpole_expert():
+def cartpole_expert(tmp_path_factory):
     """`(env, expert, mean_return)` for `cartpole`; the expert scores 500 (the maximum)."""
-    return _train_expert("cartpole")
+    return _shared_expert("cartpole", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
-def pendulum_expert():
+def cartpole_demos(cartpole_expert):
+    """10 episodes of the cartpole expert (key 7) as `Transition[N]`: the adversarial
+    tests' expert data."""
+    env, expert, _ = cartpole_expert
+    return jaxil.data.as_transitions(jaxil.data.collect(env, expert, jax.random.key(7), 10))
+
+
+@pytest.fixture(scope="session")
+def pendulum_expert(tmp_path_factory):
     """`(env, expert, mean_return)` for `pendulum`; about -150 (random: about -1200)."""
-    return _train_expert("pendulum")
+    return _shared_expert("pendulum", tmp_path_factory)

@@ -92,8 +92,8 @@ def test_update_compiles_once_and_is_deterministic(random_cartpole_demos):
     np.testing.assert_allclose(state.policy.normalizer.mean, (low + high) / 2, rtol=1e-5,
                                atol=1e-6)
     np.testing.assert_allclose(state.policy.normalizer.var, ((high - low) / 2) ** 2, rtol=1e-5)
-    a, _ = jaxil.train(algo, jax.random.key(7), demos, num_updates=20, batch_size=16)
-    b, _ = jaxil.train(algo, jax.random.key(7), demos, num_updates=20, batch_size=16)
+    run = jax.jit(lambda k: jaxil.train(algo, k, demos, num_updates=20, batch_size=16)[0])
+    a, b = run(jax.random.key(7)), run(jax.random.key(7))
     for x, y in zip(jax.tree.leaves(a.policy), jax.tree.leaves(b.policy), strict=True):
         np.testing.assert_array_equal(x, y)
 
@@ -112,7 +112,7 @@ def test_train_vmaps_over_seeds_and_configs(random_cartpole_demos):
                            num_updates=30, batch_size=16)
 
     lrs = jnp.array([0.0, 1e-2])
-    states, metrics = jax.vmap(run_lr)(lrs)
+    states, metrics = jax.jit(jax.vmap(run_lr))(lrs)
     w = states.policy.network.torso.layers[0].weight
     w0 = bc(env).init(jax.random.split(jax.random.key(0))[0], None).policy.network
     np.testing.assert_allclose(w[0], w0.torso.layers[0].weight, atol=1e-7)  # lr 0: no change

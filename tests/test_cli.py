@@ -3,6 +3,7 @@
 import json
 
 import jax
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -34,17 +35,33 @@ def test_train_and_eval_bc(demos_file, tmp_path):
     csv = tmp_path / "metrics.csv"
     result = runner.invoke(app, ["train", "bc", "--env", "cartpole", "--demos",
                                  str(demos_file), "--out", str(out), "--updates", "20",
-                                 "--batch-size", "16", "--set", "learning_rate=3e-3",
-                                 "--set", "hidden_sizes=16,16", "--metrics-csv", str(csv)])
+                                 "--batch-size", "16", "--seed", "3", "--set",
+                                 "learning_rate=3e-3", "--set", "hidden_sizes=16,16",
+                                 "--metrics-csv", str(csv)])
     assert result.exit_code == 0, result.output
     policy = jaxil.load_policy(out)
-    assert policy.network.arch.hidden_sizes == (16, 16)
-    assert csv.read_text().splitlines()[0] == "run,update,metric,value"
+    # the saved policy is the one the library trains with these settings and seed
+    env = jaxil.envs.make("cartpole")
+    algo = jaxil.algorithms.bc(env, jaxil.algorithms.BCConfig(learning_rate=3e-3,
+                                                              hidden_sizes=(16, 16)))
+    data = jaxil.data.load(demos_file)
+    state, metrics = jax.jit(lambda k: jaxil.train(algo, k, data, 20, 16))(jax.random.key(3))
+    expected = algo.policy(state)
+    for x, y in zip(jax.tree.leaves(policy), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    lines = csv.read_text().splitlines()
+    assert lines[0] == "run,update,metric,value"
+    losses = [float(row.split(",")[3]) for row in lines[1:] if row.split(",")[2] == "loss"]
+    np.testing.assert_allclose(losses, metrics["loss"], rtol=1e-4)
     result = runner.invoke(app, ["eval", str(out), "--env", "cartpole", "--episodes", "3",
-                                 "--json"])
+                                 "--seed", "5", "--json"])
     assert result.exit_code == 0, result.output
     record = json.loads(result.output.strip().splitlines()[-1])
-    assert record["episodes"] == 3 and record["mean_return"] >= 1.0
+    # the returns of the saved policy on the episodes of this seed
+    returns = np.asarray(jaxil.evaluate(env, expected, jax.random.key(5), 3))
+    assert record["episodes"] == 3
+    np.testing.assert_allclose([record["mean_return"], record["std_return"]],
+                               [returns.mean(), returns.std()], rtol=1e-6)
 
 
 def test_train_rejects_unknown_settings_and_algorithms(demos_file):

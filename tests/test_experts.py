@@ -8,7 +8,7 @@ import pytest
 
 import jaxil
 from jaxil import experts
-from jaxil.rl import PPOConfig
+from jaxil.rl import PPOConfig, check_config
 
 REQUIRED = ["cartpole", "pendulum", "pointmass", "brax/inverted_pendulum",
             "brax/inverted_double_pendulum"]
@@ -31,13 +31,24 @@ def test_pendulum_expert_swings_up(pendulum_expert):
 
 
 @pytest.mark.parametrize("name", REQUIRED)
-def test_every_required_env_has_a_recipe(name):
+def test_every_required_env_has_a_recipe_that_fits_it(name):
     recipe = experts.defaults(name)
-    assert recipe is experts.DEFAULTS[name]
-    assert isinstance(experts.default_config(name), PPOConfig)
-    assert experts.default_timesteps(name) >= recipe.config.batch_size
+    assert recipe is not experts.GENERIC and recipe.deterministic
+    # the recipe's env arguments make the env it is looked up by
+    env = jaxil.envs.make(name, **recipe.env_kwargs)
+    assert env.spec.name == name
     if name.startswith("brax/"):
         assert recipe.env_kwargs["backend"] in ("positional", "spring")
+    config = experts.default_config(name)
+    check_config(env.spec, config)  # minibatches divide the batch; a head for the actions
+    # enough updates for the learning-rate schedule to anneal over (10 at the least)
+    assert experts.default_timesteps(name) >= 10 * config.batch_size
+    floats = {k: float(getattr(config, k)) for k in ("learning_rate", "gamma", "gae_lambda",
+                                                      "clip_eps", "entropy_coef", "value_coef",
+                                                      "max_grad_norm", "reward_scale")}
+    assert all(np.isfinite(v) and v >= 0.0 for v in floats.values()), floats
+    assert 0.0 < floats["learning_rate"] <= 1e-2 and 0.0 < floats["reward_scale"]
+    assert 0.5 <= floats["gamma"] <= 1.0 and 0.0 < floats["gae_lambda"] <= 1.0, floats
 
 
 def test_unknown_env_gets_the_generic_recipe():

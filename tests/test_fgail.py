@@ -1,28 +1,32 @@
 """f-GAIL: every divergence builds, keeps the state structure, and one learns cartpole."""
 
+import equinox as eqx
 import jax
 import pytest
-from adversarial_setup import CARTPOLE_ADV, CARTPOLE_PPO, all_finite, expert_normalised
+from adversarial_setup import (
+    CARTPOLE_ADV,
+    CARTPOLE_PPO,
+    TINY_ADV,
+    TINY_PPO,
+    all_finite,
+    check_traced_once,
+    expert_normalised,
+)
 
 import jaxil
-from jaxil.adversarial import DIVERGENCES, AdversarialConfig
+from jaxil.adversarial import DIVERGENCES
 from jaxil.algorithms import FGAILConfig, fgail
-from jaxil.rl import PPOConfig
-
-TINY = PPOConfig(num_envs=4, rollout_length=8, num_epochs=1, num_minibatches=1)
 
 
 @pytest.fixture(scope="module")
-def demos(cartpole_expert):
-    env, expert, _ = cartpole_expert
-    return jaxil.data.as_transitions(jaxil.data.collect(env, expert, jax.random.key(7), 10))
+def demos(cartpole_demos):
+    return cartpole_demos
 
 
 @pytest.mark.parametrize("divergence", sorted(DIVERGENCES))
 def test_every_divergence_builds_and_keeps_the_state(divergence, demos):
     env = jaxil.envs.make("cartpole")
-    config = FGAILConfig(divergence=divergence, ppo=TINY,
-                         adversarial=AdversarialConfig(hidden_sizes=(8,)))
+    config = FGAILConfig(divergence=divergence, ppo=TINY_PPO, adversarial=TINY_ADV)
     algo = fgail(env, config)
     state = jax.eval_shape(algo.init, jax.random.key(0), demos)
     batch = jaxil.sample_batch(demos, jax.random.key(0), 16)
@@ -30,6 +34,15 @@ def test_every_divergence_builds_and_keeps_the_state(divergence, demos):
     assert jax.tree.structure(new) == jax.tree.structure(state)
     assert all(a.shape == b.shape and a.dtype == b.dtype
                for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(state), strict=True))
+
+
+def test_update_compiles_once(demos):
+    """Traced once, checked with `jax.eval_shape` (the learning test runs it for real)."""
+    env = jaxil.envs.make("cartpole")
+    algo = fgail(env, FGAILConfig(ppo=TINY_PPO, adversarial=TINY_ADV))  # Jensen-Shannon
+    state = jax.eval_shape(algo.init, jax.random.key(0), demos)
+    batches = [jaxil.sample_batch(demos, jax.random.key(i), 16) for i in range(3)]
+    check_traced_once(algo.update, state, batches)
 
 
 def test_unknown_divergence_is_refused():
@@ -40,7 +53,7 @@ def test_unknown_divergence_is_refused():
 def test_forward_kl_refuses_variable_horizon_demos(demos):
     env = jaxil.envs.make("cartpole")
     early = demos._replace(terminated=demos.terminated.at[3].set(True))
-    algo = fgail(env, FGAILConfig(divergence="forward_kl", ppo=TINY))
+    algo = fgail(env, FGAILConfig(divergence="forward_kl", ppo=TINY_PPO))
     with pytest.raises(ValueError, match="FGAILConfig.adversarial.absorbing_state"):
         algo.init(jax.random.key(0), early)
 
@@ -51,6 +64,7 @@ def test_fgail_learns_cartpole(divergence, cartpole_expert, demos):
     env, _, expert_return = cartpole_expert
     algo = fgail(env, FGAILConfig(divergence=divergence, adversarial=CARTPOLE_ADV,
                                   ppo=CARTPOLE_PPO))
+    algo = algo._replace(update=eqx.debug.assert_max_traces(algo.update, max_traces=1))
     state, metrics = jax.jit(lambda k, d: jaxil.train(algo, k, d, num_updates=100,
                                                       batch_size=256))(jax.random.key(0),
                                                                        demos)

@@ -145,25 +145,25 @@ SEEDS = 4
 
 
 @pytest.fixture(scope="module")
-def bc_success_rates(env):
-    """Success rate over 100 episodes of BC's (deterministic) policy, per head and seed.
+def nav_demos(env):
+    """64 multimodal demonstrations (key 0), shared by the BC tests below."""
+    return nav.multimodal_demos(jax.random.key(0), 64, env)
+
+
+def _bc_success_rates(env, demos, head):
+    """Success rate over 100 episodes of BC's (deterministic) policy with `head`, per seed.
 
     BC's defaults (64x64 tanh torso, Adam 1e-3) with 2 000 updates of 256 transitions, on
     64 multimodal demonstrations; one vmapped `jaxil.train` call and one vmapped
-    evaluation per head.
+    evaluation. Each head is its own test, so pytest-xdist can run them side by side.
     """
-    demos = nav.multimodal_demos(jax.random.key(0), 64, env)
+    algo = bc(env, BCConfig(head=head))
+    run = lambda k: jaxil.train(algo, k, demos, num_updates=2_000, batch_size=256)[0]
+    score = lambda state, k: jnp.mean(nav.success(
+        jaxil.rollout_episodes(env, algo.policy(state), k, 100)))
+    states = jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(1), SEEDS))
     eval_keys = jax.random.split(jax.random.key(100), SEEDS)
-    rates = {}
-    for head in ("tanh_gaussian", "mixture", "discretised"):
-        algo = bc(env, BCConfig(head=head))
-        run = lambda k, algo=algo: jaxil.train(algo, k, demos, num_updates=2_000,
-                                               batch_size=256)[0]
-        score = lambda state, k, algo=algo: jnp.mean(nav.success(
-            jaxil.rollout_episodes(env, algo.policy(state), k, 100)))
-        states = jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(1), SEEDS))
-        rates[head] = np.asarray(jax.jit(jax.vmap(score))(states, eval_keys)).tolist()
-    return rates
+    return np.asarray(jax.jit(jax.vmap(score))(states, eval_keys)).tolist()
 
 
 # Measured (this test's keys, 4 seeds): tanh-Gaussian 0.0 on every seed; mixture and
@@ -174,28 +174,27 @@ def bc_success_rates(env):
 
 
 @pytest.mark.slow
-def test_bc_gaussian_averages_the_modes_into_the_obstacle(bc_success_rates):
-    rates = bc_success_rates["tanh_gaussian"]
+def test_bc_gaussian_averages_the_modes_into_the_obstacle(env, nav_demos):
+    rates = _bc_success_rates(env, nav_demos, "tanh_gaussian")
     assert max(rates) <= 0.6, rates
 
 
 @pytest.mark.slow
-def test_bc_mixture_head_keeps_to_one_side(bc_success_rates):
-    rates = bc_success_rates["mixture"]
+def test_bc_mixture_head_keeps_to_one_side(env, nav_demos):
+    rates = _bc_success_rates(env, nav_demos, "mixture")
     assert min(rates) >= 0.9, rates
 
 
 @pytest.mark.slow
-def test_bc_discretised_head_keeps_to_one_side(bc_success_rates):
-    rates = bc_success_rates["discretised"]
+def test_bc_discretised_head_keeps_to_one_side(env, nav_demos):
+    rates = _bc_success_rates(env, nav_demos, "discretised")
     assert min(rates) >= 0.85, rates
 
 
-def _generative_success_rates(env, head, seeds=2, updates=6_000):
+def _generative_success_rates(env, demos, head, seeds=2, updates=6_000):
     """Success rate over 100 episodes of BC's (deterministic) policy with `head`, per seed:
     BC's defaults with `updates` updates of 256 (the generative heads' budget in
     benchmarks/multimodal_bc.py) on 64 multimodal demonstrations, as above."""
-    demos = nav.multimodal_demos(jax.random.key(0), 64, env)
     algo = bc(env, BCConfig(head=head))
 
     @jax.jit
@@ -219,6 +218,6 @@ def _generative_success_rates(env, head, seeds=2, updates=6_000):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("head", ["diffusion", "flow"])
-def test_bc_generative_heads_keep_to_one_side(env, head):
-    rates = _generative_success_rates(env, head)
+def test_bc_generative_heads_keep_to_one_side(env, nav_demos, head):
+    rates = _generative_success_rates(env, nav_demos, head)
     assert min(rates) >= 0.9, rates
