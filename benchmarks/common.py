@@ -43,6 +43,17 @@ def emit(record: dict[str, Any]) -> None:
     print(json.dumps(record), flush=True)
 
 
+def save_figure(fig: Any, path: str) -> None:
+    """Writes a matplotlib figure to `path` (creating its folder), closes it, and says so
+    on stderr (stdout holds the JSON records)."""
+    import matplotlib.pyplot as plt
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     """Runs `fn`, blocks on its result, returns `(result, seconds)`."""
     import jax

@@ -67,7 +67,7 @@ from jaxil.rollout import rollout_episodes
 from jaxil.types import Array, Policy, PRNGKey, Transition
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import emit, machine  # noqa: E402  (run as a file or with -m)
+from benchmarks.common import emit, machine, save_figure  # noqa: E402  (run as a file or with -m)
 
 ENV = "cartpole"
 METHODS = ("bc", "dagger")
@@ -324,9 +324,7 @@ def plot(results: list[dict], fits: list[dict], path: str) -> None:
     fig.suptitle(f"{ENV}: compounding error of BC vs DAgger "
                  f"(mean over seeds; band: min-max)", fontsize=10)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=120)
-    print(f"wrote {path}", file=sys.stderr)
+    save_figure(fig, path)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -56,7 +56,7 @@ from jaxil.algorithms import (
 from jaxil.types import Array, Box, Policy, PRNGKey
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import emit, machine  # noqa: E402  (run as a file or with -m)
+from benchmarks.common import emit, machine, save_figure  # noqa: E402  (run as a file or with -m)
 
 
 class PerturbedPolicy(eqx.Module):
@@ -249,9 +249,7 @@ def plot(results: list[dict], path: str) -> None:
         ax.set_ylabel("expert-normalised score (mean; band: min)")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=120)
-    print(f"wrote {path}", file=sys.stderr)
+    save_figure(fig, path)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -36,7 +36,7 @@ import jaxil
 from jaxil.envs import navigation as nav
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import emit, timed  # noqa: E402  (run as a file or with -m)
+from benchmarks.common import emit, save_figure, timed  # noqa: E402  (run as a file or with -m)
 
 KINDS = ("tanh_gaussian", "mixture", "discretised", "diffusion", "flow")
 # the number of BC updates (of 256) a user is told to train each head for on this task
@@ -84,8 +84,7 @@ def plot(path: str, layout: nav.Layout, panels: dict[tuple[int, str], tuple],
     if caption:
         fig.suptitle(caption, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
