@@ -174,8 +174,12 @@ def train(
     algorithm = factory(environment, config, **_expert_argument(factory, algo, expert))
     start = time.perf_counter()
     with console.status(f"training {algo} on {env} ({updates} updates)"):
-        state, metrics = jax.jit(lambda k: jaxil.train(algorithm, k, data, updates, batch_size))(
-            jax.random.key(seed))
+        try:  # host-side checks of the demos and settings raise before anything compiles
+            state, metrics = jax.jit(
+                lambda k: jaxil.train(algorithm, k, data, updates, batch_size))(
+                jax.random.key(seed))
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from err
         jax.block_until_ready(state)
     seconds = time.perf_counter() - start
     policy = algorithm.policy(state)

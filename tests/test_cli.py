@@ -121,3 +121,21 @@ def test_train_dagger_queries_a_saved_expert(demos_file, tmp_path):
         assert done.returncode == 2 and option in done.stderr, done.stderr
         assert "Traceback" not in done.stderr + done.stdout
         assert not (tmp_path / "x.eqx").exists()
+
+
+def test_train_refuses_early_ending_demos_for_a_biased_reward_in_one_message(tmp_path):
+    # Demos jaxil did not make an expert of: a random cartpole policy, every episode ends
+    # early. GAIL's default reward is always positive, so training is refused before it
+    # compiles, with the options named, exit code 2, the demos untouched and no policy.
+    env = jaxil.envs.make("cartpole")
+    demos = jaxil.data.collect(env, jaxil.RandomPolicy(env.spec.action_space),
+                               jax.random.key(0), 3, deterministic=None)
+    path, out = tmp_path / "early.npz", tmp_path / "gail.eqx"
+    jaxil.data.save(path, demos)
+    before = path.read_bytes()
+    result = _jaxil("train", "gail", "--env", "cartpole", "--demos", path, "--updates", 1,
+                    "--batch-size", 16, "--out", out, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "absorbing_state=True" in result.stderr and "terminate early" in result.stderr
+    assert path.read_bytes() == before and not out.exists()
