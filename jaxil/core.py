@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from jaxil.types import Policy, PRNGKey, Transition
+from jaxil.types import EnvSpec, Policy, PRNGKey, Transition
 
 State = Any
 Batch = Any
@@ -23,8 +23,11 @@ class Algorithm(NamedTuple):
             that need no demonstrations). `state.metrics` holds the step's scalar
             diagnostics.
         policy: `policy(state) -> Policy`, the acting function learned so far.
+        spec: the `EnvSpec` of the env the method acts in (`None` if it has none, e.g. a
+            bare tabular MDP); `jaxil.train` checks demonstrations against it.
     """
 
     init: Callable[[PRNGKey, Transition | None], State]
     update: Callable[[State, Batch], State]
     policy: Callable[[State], Policy]
+    spec: EnvSpec | None = None

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxil.core import Algorithm, State
 from jaxil.data.demos import Demos, as_transitions
 from jaxil.data.sampling import sample_batch
+from jaxil.data.validation import check_demos, is_traced
 from jaxil.types import Metrics, PRNGKey, Transition
 
 __all__ = ["final_metrics", "sample_batch", "train"]
@@ -25,16 +26,31 @@ def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | None = None
         key: PRNG key; the same key gives the same result.
         demos: expert demonstrations (`Demos`, or its flat `Transition` view), sampled
             uniformly into each update's batch; `None` for methods that need none (PPO).
+            Traced demos (an argument of a jitted or vmapped function) must be the flat
+            view `jaxil.data.as_transitions(demos)`.
+            Concrete demos are validated against `algo.spec` first (observation size,
+            action space: integer actions in range, continuous actions within bounds).
         num_updates: number of `update` calls.
         batch_size: expert transitions per update.
 
     Returns:
         `(final_state, metrics)`, where `metrics[name]` stacks the per-update scalars
         `[num_updates]`.
+
+    Raises:
+        ValueError: concrete demos that do not fit `algo.spec`, naming the field.
     """
     # Concrete demos (closed over by a jitted caller, as the CLI does) stay concrete, so
-    # `init` checks them on the host with a clear `ValueError` before anything compiles.
+    # they are checked on the host against the algorithm's env, and `init` checks them
+    # too, with a clear `ValueError` before anything compiles.
     with jax.ensure_compile_time_eval():
+        if demos is not None and algo.spec is not None:
+            check_demos(demos, algo.spec)
+        if isinstance(demos, Demos) and is_traced(demos):
+            raise ValueError("demos: padded Demos cannot be traced (selecting their valid "
+                             "steps needs concrete lengths); pass the flat view "
+                             "jaxil.data.as_transitions(demos) into a jitted function, or "
+                             "close over the Demos")
         data = None if demos is None else as_transitions(demos)
     init_key, sample_key = jax.random.split(key)
     state = algo.init(init_key, data)

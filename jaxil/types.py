@@ -76,6 +76,81 @@ class EnvSpec:
         return size
 
 
+# Specs are static descriptions: inside a pytree (`Demos.spec`) they are structure, not
+# leaves, so they pass through `jit` and `vmap` unchanged.
+jax.tree_util.register_static(EnvSpec)
+
+
+def action_space_to_json(space: ActionSpace) -> dict[str, Any]:
+    """`{"type": "discrete", "n": n}` or `{"type": "box", "shape", "low", "high"}`."""
+    if isinstance(space, Discrete):
+        return {"type": "discrete", "n": space.n}
+    as_list = lambda b: list(b) if isinstance(b, tuple) else b
+    return {"type": "box", "shape": list(space.shape), "low": as_list(space.low),
+            "high": as_list(space.high)}
+
+
+def _json_field(d: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """`d[name]`, checked to be a `kind`; `ValueError` naming `where.name` otherwise."""
+    if not isinstance(d, dict) or name not in d:
+        raise ValueError(f"{where}.{name}: missing (expected {where} to be an object with a "
+                         f"{name!r} entry)")
+    value = d[name]
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"{where}.{name}: expected {getattr(kind, '__name__', kind)}, "
+                         f"found {value!r}")
+    return value
+
+
+def action_space_from_json(d: Any, where: str = "action_space") -> ActionSpace:
+    """Inverse of `action_space_to_json`; `ValueError` naming the field if malformed."""
+    kind = _json_field(d, "type", str, where)
+    if kind == "discrete":
+        n = _json_field(d, "n", int, where)
+        if n < 1:
+            raise ValueError(f"{where}.n: expected a positive number of actions, found {n}")
+        return Discrete(n)
+    if kind != "box":
+        raise ValueError(f"{where}.type: expected 'discrete' or 'box', found {kind!r}")
+    shape = _json_field(d, "shape", list, where)
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape):
+        raise ValueError(f"{where}.shape: expected a list of positive ints, found {shape}")
+    size = 1
+    for s in shape:
+        size *= s
+
+    def bound(name: str) -> float | tuple[float, ...]:
+        b = _json_field(d, name, (int, float, list), where)
+        values = b if isinstance(b, list) else [b]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values) \
+                or (isinstance(b, list) and len(b) != size):
+            raise ValueError(f"{where}.{name}: expected a number or a list of {size} "
+                             f"numbers, found {b!r}")
+        return tuple(float(v) for v in b) if isinstance(b, list) else float(b)
+
+    return Box(tuple(shape), bound("low"), bound("high"))
+
+
+def spec_to_json(spec: EnvSpec) -> dict[str, Any]:
+    """The spec as a JSON-serialisable dict (`spec_from_json` reads it back)."""
+    return {"name": spec.name, "observation_size": spec.observation_size,
+            "action_space": action_space_to_json(spec.action_space),
+            "max_episode_steps": spec.max_episode_steps}
+
+
+def spec_from_json(d: Any, where: str = "spec") -> EnvSpec:
+    """Inverse of `spec_to_json`; `ValueError` naming the field (`spec.name`, ...)."""
+    name = _json_field(d, "name", str, where)
+    size = _json_field(d, "observation_size", int, where)
+    steps = _json_field(d, "max_episode_steps", int, where)
+    if size < 1 or steps < 1:
+        raise ValueError(f"{where}: expected positive observation_size and "
+                         f"max_episode_steps, found {size} and {steps}")
+    space = action_space_from_json(_json_field(d, "action_space", dict, where),
+                                   f"{where}.action_space")
+    return EnvSpec(name, size, space, steps)
+
+
 class Transition(NamedTuple):
     """One environment step, or any stack of them (`[..., obs_dim]` etc.).
 

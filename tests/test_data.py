@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -20,6 +21,7 @@ from jaxil.data import (
     buffer_init,
     buffer_sample,
     collect,
+    concatenate,
     load,
     load_with_metadata,
     make_demos,
@@ -237,10 +239,11 @@ def test_save_load_round_trip(tmp_path):
     path = tmp_path / "demos.npz"
     save(path, demos, metadata={"expert_return": 12.5, "seed": 3, "note": "ok"}, spec=DISCRETE)
     loaded, header = load_with_metadata(path, spec=DISCRETE)
-    for name in Demos._fields:
-        got, want = getattr(loaded, name), getattr(demos, name)
+    for name, want in demos.arrays.items():
+        got = getattr(loaded, name)
         assert got.dtype == want.dtype, name
         np.testing.assert_array_equal(got, want, err_msg=name)
+    assert loaded.spec == demos.spec == DISCRETE
     assert header["format"] == "jaxil-demos" and header["version"] == 1
     assert header["env"] == "toy"
     assert header["spec"]["action_space"] == {"type": "discrete", "n": 2}
@@ -339,6 +342,15 @@ def _bad_files(tmp_path, src, good):
     _rewrite(tmp_path / "other_format.npz", src, header_changes={"format": "something-else"})
     _rewrite(tmp_path / "bad_shape.npz", src,
              header_changes={"fields": {"obs": {"shape": [1, 2, 3], "dtype": "<f4"}}})
+    _rewrite(tmp_path / "wrong_count.npz", src, header_changes={"num_transitions": 11})
+    _rewrite(tmp_path / "bad_spec.npz", src,
+             header_changes={"spec": {"name": "toy", "observation_size": "four"}})
+    _rewrite(tmp_path / "float_spec.npz", src, header_changes={"spec": {
+        "name": "toy", "observation_size": OBS, "max_episode_steps": T,
+        "action_space": {"type": "discrete", "n": 1}}})
+    _rewrite(tmp_path / "renamed.npz", src, header_changes={"env": "other", "spec": {
+        "name": "toy", "observation_size": OBS, "max_episode_steps": T,
+        "action_space": {"type": "discrete", "n": 2}}})
     return {
         "half.npz": "truncated or corrupted",
         "corrupt.npz": "truncated or corrupted",
@@ -350,6 +362,10 @@ def _bad_files(tmp_path, src, good):
         "future.npz": "version: demos format version 99 is not supported",
         "other_format.npz": "not a jaxil demos file.*format 'jaxil-demos'",
         "bad_shape.npz": r"obs: header records shape \[1, 2, 3\]",
+        "wrong_count.npz": "num_transitions: the header records 11, the arrays hold 10",
+        "bad_spec.npz": "spec.observation_size: expected int, found 'four'",
+        "float_spec.npz": r"actions: expected discrete actions in \[0, 1\)",
+        "renamed.npz": "env: the header names env 'other' but its spec describes 'toy'",
     }
 
 
@@ -364,6 +380,76 @@ def test_load_rejects_bad_files_and_changes_nothing(tmp_path, saved):
     assert after == before
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.npz")
+
+
+# ------------------------------------------------------------------------ specs
+
+
+def test_demos_carry_their_spec_through_save_load_and_jit(tmp_path):
+    demos = make_demos(**toy(), spec=DISCRETE)
+    assert demos.spec == DISCRETE
+    save(tmp_path / "d.npz", demos)  # no spec argument: the demos' own is recorded
+    loaded, header = load_with_metadata(tmp_path / "d.npz")
+    assert loaded.spec == DISCRETE and header["env"] == "toy"
+    assert header["spec"]["action_space"] == {"type": "discrete", "n": 2}
+    # the spec is structure, not a leaf: jit passes it through and keys the cache on it
+    assert len(jax.tree.leaves(demos)) == 6
+    out = jax.jit(lambda d: d._replace(obs=d.obs + 1.0))(demos)
+    assert out.spec == DISCRETE
+    np.testing.assert_allclose(out.obs, demos.obs + 1.0)
+    with pytest.raises(ValueError, match="spec: expected demos from one env"):
+        concatenate(demos, make_demos(**toy(), spec=dataclasses.replace(DISCRETE, name="b")))
+
+
+def test_a_given_spec_must_match_the_recorded_one(tmp_path):
+    save(tmp_path / "d.npz", make_demos(**toy(), spec=DISCRETE))
+    other = EnvSpec("other", OBS, Discrete(3), T)
+    with pytest.raises(ValueError, match="spec: the demos were recorded in 'toy'.*'other'"):
+        load(tmp_path / "d.npz", spec=other)
+    # the same spaces under another name (another time limit) are accepted
+    renamed = EnvSpec("toy-v2", OBS, Discrete(2), 2 * T)
+    assert load(tmp_path / "d.npz", spec=renamed).spec == renamed
+
+
+def test_continuous_actions_are_checked_against_the_bounds():
+    arrays = toy(discrete=False)
+    slack = 0.5e-3 * 2.0  # half the tolerance of a width-2 box
+    arrays["actions"][0, 1, 0] = 1.0 + slack
+    make_demos(**arrays, spec=CONTINUOUS)  # float noise at a bound passes
+    arrays["actions"][0, 1, 0] = 1e30
+    with pytest.raises(ValueError, match=r"actions: expected values within the bounds of "
+                                         r"'toy_box' \[-1, 1\].*found 1e\+30 at episode 0, "
+                                         r"step 1, dimension \[0\]"):
+        make_demos(**arrays, spec=CONTINUOUS)
+    arrays["actions"][0, 1, 0] = 0.0
+    arrays["actions"][2, 4, 1] = -7.0  # padding (episode 2 has 2 steps): not checked
+    make_demos(**arrays, spec=CONTINUOUS)
+
+
+def test_collect_records_continuous_actions_as_the_env_executes_them():
+    env = jaxil.envs.make("pendulum", max_episode_steps=4)
+    demos = collect(env, lambda obs, key: jnp.array([7.5]), jax.random.key(0), 2)
+    assert demos.spec == env.spec
+    np.testing.assert_array_equal(demos.actions, 2.0)  # pendulum clips its torque to 2
+
+
+def test_train_checks_demos_against_the_algorithms_env(cartpole, cartpole_demos):
+    algo = jaxil.algorithms.bc(cartpole, jaxil.algorithms.BCConfig())
+    assert algo.spec == cartpole.spec
+    run = lambda demos: jax.jit(lambda k: jaxil.train(algo, k, demos, 2, 8))(jax.random.key(0))
+    # demos saved without a spec: float actions on a discrete env used to train at loss 0
+    floats = cartpole_demos._replace(actions=cartpole_demos.actions + 0.5, spec=None)
+    with pytest.raises(ValueError, match="actions: expected an integer dtype.*'cartpole'"):
+        run(floats)
+    with pytest.raises(ValueError, match=r"actions: expected discrete actions in \[0, 2\)"):
+        run(as_transitions(cartpole_demos._replace(actions=cartpole_demos.actions * 3)))
+    traced = jax.jit(lambda k, d: jaxil.train(algo, k, d, 2, 8))
+    with pytest.raises(ValueError, match="demos: padded Demos cannot be traced.*as_transitions"):
+        traced(jax.random.key(0), cartpole_demos)
+    pendulum = jaxil.envs.make("pendulum")
+    with pytest.raises(ValueError, match="spec: the demos were recorded in 'cartpole'"):
+        jaxil.train(jaxil.algorithms.bc(pendulum, jaxil.algorithms.BCConfig()),
+                    jax.random.key(0), cartpole_demos, 2, 8)
 
 
 # ------------------------------------------------------------------------ collect
@@ -404,8 +490,9 @@ def test_collect_cartpole_random(cartpole, cartpole_demos):
 def test_collect_is_deterministic_and_truncates_at_the_time_limit(cartpole, cartpole_demos):
     policy = jaxil.RandomPolicy(cartpole.spec.action_space)
     again = collect(cartpole, policy, jax.random.key(0), num_episodes=6)  # cached compile
-    for name in Demos._fields:
-        np.testing.assert_array_equal(getattr(again, name), getattr(cartpole_demos, name))
+    for name, want in cartpole_demos.arrays.items():
+        np.testing.assert_array_equal(getattr(again, name), want)
+    assert again.spec == cartpole.spec
 
     env = jaxil.envs.make("pendulum", max_episode_steps=8)
     demos = collect(env, jaxil.RandomPolicy(env.spec.action_space), jax.random.key(1), 3)

@@ -1,5 +1,6 @@
 """Networks: MLP, policy heads, normaliser and policy serialisation."""
 
+import json
 import math
 
 import distrax
@@ -117,3 +118,47 @@ def test_policy_load_rejects_other_and_truncated_files(tmp_path):
     cut.write_bytes(data[: len(data) - 40])
     with pytest.raises(ValueError, match="truncated or corrupted"):
         load_policy(cut)
+
+
+def _with_header(tmp_path, good, name, change):
+    """A copy of the policy file `good` whose JSON header line was edited by `change`."""
+    data = good.read_bytes()
+    line, rest = data.split(b"\n", 1)
+    header = json.loads(line)
+    change(header)
+    path = tmp_path / name
+    path.write_bytes(json.dumps(header).encode() + b"\n" + rest)
+    return path
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("no_arch", lambda h: h.pop("arch"), "arch: expected an object"),
+    ("string_flag", lambda h: h.update(deterministic="false"),
+     "deterministic: expected true or false, found 'false'"),
+    ("missing_flag", lambda h: h.pop("deterministic"), "deterministic: expected true or false"),
+    ("unknown_field", lambda h: h["arch"].update(colour="red"), "arch.colour: unknown field"),
+    ("bad_size", lambda h: h["arch"].update(observation_size=-3),
+     "arch.observation_size: expected a positive int"),
+    ("bad_hidden", lambda h: h["arch"].update(hidden_sizes="64"), "arch.hidden_sizes"),
+    ("bad_space", lambda h: h["arch"].update(action_space={"type": "cube"}),
+     "arch.action_space.type: expected 'discrete' or 'box'"),
+    ("bad_head", lambda h: h["arch"].update(head="bogus"), "head"),
+])
+def test_policy_load_names_the_bad_header_field(tmp_path, name, change, message):
+    good = tmp_path / "good.eqx"
+    save_policy(good, make_actor_policy(PolicyArch(3, Discrete(2)), jax.random.key(0)))
+    before = good.read_bytes()
+    with pytest.raises(ValueError, match=message) as info:
+        load_policy(_with_header(tmp_path, good, f"{name}.eqx", change))
+    assert f"{name}.eqx" in str(info.value)
+    assert good.read_bytes() == before
+
+
+def test_normalizer_stays_finite_for_huge_observations():
+    # float32 sums of squares overflowed near 1e19; the variance itself (~1e38) fits
+    x = jax.random.normal(jax.random.key(1), (1000, 2)) * 1e19
+    in_parts = update_normalizer(normalizer_from_data(x[:400]), x[400:])
+    want = np.var(np.asarray(x, np.float64), 0)
+    for stats in (normalizer_from_data(x), in_parts):
+        assert np.isfinite(stats.var).all() and np.isfinite(stats.mean).all()
+        np.testing.assert_allclose(stats.var, want, rtol=1e-3)

@@ -463,7 +463,7 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
     def policy(state: AdversarialState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(ppo_config.deterministic_policy)
 
-    return Algorithm(init, update, policy)
+    return Algorithm(init, update, policy, env.spec)
 
 
 TransferState = PPOState

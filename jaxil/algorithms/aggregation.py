@@ -256,5 +256,5 @@ def aggregation(env: Env, behaviour: Behaviour, config: AggregationConfig,
     def policy(state: AggregationState) -> ActorPolicy:
         return learner_algo.policy(state.learner)
 
-    return Algorithm(init, update, policy)
+    return Algorithm(init, update, policy, env.spec)
 

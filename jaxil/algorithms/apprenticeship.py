@@ -203,4 +203,4 @@ def apprenticeship(env: Env | TabularMDP,
         probs = mixture_policy(mdp, state.policies, state.mixture)
         return to_actor_policy(base, probs, config.deterministic_policy)
 
-    return Algorithm(init, update, policy)
+    return Algorithm(init, update, policy, getattr(env, "spec", None))

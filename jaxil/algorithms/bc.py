@@ -136,4 +136,4 @@ def bc(env: Env, config: BCConfig = BCConfig()) -> Algorithm:
     def policy(state: BCState) -> ActorPolicy:
         return state.policy.with_deterministic(config.deterministic_policy)
 
-    return Algorithm(init, update, policy)
+    return Algorithm(init, update, policy, env.spec)

@@ -297,7 +297,7 @@ def gcl(env: Env, config: GCLConfig | None = None) -> Algorithm:
     def policy(state: GCLState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(config.deterministic_policy)
 
-    return Algorithm(init, update, policy)
+    return Algorithm(init, update, policy, env.spec)
 
 
 def gcl_reward(state: GCLState, config: GCLConfig | None = None):

@@ -219,4 +219,4 @@ def maxent_irl(env: Env | TabularMDP, config: MaxEntIRLConfig | None = None,
             probs = solve(state.reward).policy
         return to_actor_policy(base, probs, config.deterministic_policy)
 
-    return Algorithm(init, update, policy)
+    return Algorithm(init, update, policy, getattr(env, "spec", None))

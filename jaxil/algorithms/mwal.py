@@ -172,4 +172,4 @@ def mwal(env: Env | TabularMDP, config: MWALConfig | None = None,
         probs = mixture_policy(mdp, state.policies, state.mixture)
         return to_actor_policy(base, probs, config.deterministic_policy)
 
-    return Algorithm(init, update, policy)
+    return Algorithm(init, update, policy, getattr(env, "spec", None))

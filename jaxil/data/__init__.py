@@ -2,16 +2,20 @@
 
 - `make_demos` / `validate_demos`: build and check padded episodes on the host;
   `concatenate` joins several.
-- `save` / `load` / `load_with_metadata`: `.npz` files with a JSON header, never pickle.
+- `save` / `load` / `load_with_metadata`: `.npz` files with a JSON header, never pickle;
+  also other libraries' formats (imitation, Minari, D4RL, OGBench: `jaxil.data.formats`),
+  and `convert` from one format to another.
 - `collect`: complete episodes of a policy in an env.
 - `as_transitions`, `step_mask`, `sample_batch`, `sample_segments`,
   `sample_action_chunks`: views and samplers.
 - `buffer_init` / `buffer_add` / `buffer_sample`: a functional replay buffer.
 """
 
+from jaxil.data import formats
 from jaxil.data.buffer import BufferState, buffer_add, buffer_init, buffer_sample
 from jaxil.data.collect import collect
 from jaxil.data.demos import Demos, as_transitions, concatenate, make_demos, step_mask
+from jaxil.data.formats.convert import convert
 from jaxil.data.sampling import sample_action_chunks, sample_batch, sample_segments
 from jaxil.data.storage import FORMAT_NAME, FORMAT_VERSION, load, load_with_metadata, save
 from jaxil.data.validation import validate_demos
@@ -23,3 +27,4 @@ __all__ = [
 ]
 
 __all__ += ["sample_action_chunks"]
+__all__ += ["convert", "formats"]

@@ -10,7 +10,7 @@ from jaxil.data.demos import Demos, make_demos
 from jaxil.envs.base import Env
 from jaxil.envs.wrappers import AutoReset, VmapEnv, Wrapper
 from jaxil.rollout import rollout_episodes
-from jaxil.types import Policy, PRNGKey
+from jaxil.types import Box, Policy, PRNGKey
 
 _rollout = eqx.filter_jit(rollout_episodes)
 
@@ -46,7 +46,8 @@ def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int, *,
     the env's time limit `T = env.spec.max_episode_steps`; the rollout is compiled once per
     (env, policy structure, num_episodes). `obs[i, lengths[i]]` is the true final
     observation of episode `i`, `terminated`/`truncated` tell a real end from a time-out,
-    and rewards are kept.
+    and rewards are kept. Continuous actions are recorded clipped to the action bounds, as
+    the built-in and Brax envs execute them (a plain Gaussian policy samples beyond them).
 
     Args:
         env: one (not vectorised, not auto-resetting) env with a time limit, e.g.
@@ -68,5 +69,9 @@ def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int, *,
     _check_env(env)
     policy = acting_mode(policy, deterministic)
     ep = jax.tree.map(np.asarray, _rollout(env, policy, key, int(num_episodes)))
-    return make_demos(ep.obs, ep.actions, ep.rewards, ep.terminated, ep.truncated, ep.lengths,
+    actions = ep.actions
+    space = env.spec.action_space
+    if isinstance(space, Box):  # what every built-in and Brax env executes
+        actions = np.clip(actions, space.low, space.high).astype(actions.dtype)
+    return make_demos(ep.obs, actions, ep.rewards, ep.terminated, ep.truncated, ep.lengths,
                       spec=env.spec)

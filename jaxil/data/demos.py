@@ -12,6 +12,7 @@ from jaxil.data.validation import validate_demos
 from jaxil.types import Array, Discrete, EnvSpec, Transition
 
 _INT32 = np.iinfo(np.int32)
+ARRAY_FIELDS = ("obs", "actions", "rewards", "terminated", "truncated", "lengths")
 
 
 class Demos(NamedTuple):
@@ -26,6 +27,9 @@ class Demos(NamedTuple):
         terminated: `[N, T]` bool, true at a real terminal step.
         truncated: `[N, T]` bool, true at a time-limit step.
         lengths: `[N]` int32, steps in each episode (`1 <= lengths <= T`).
+        spec: the `EnvSpec` of the env the demos were recorded in (`collect` and `load`
+            set it; `None` when unknown). Static: it is pytree structure, not a leaf, so
+            `Demos` pass through `jit` and `vmap` with it.
     """
 
     obs: Array
@@ -34,6 +38,12 @@ class Demos(NamedTuple):
     terminated: Array
     truncated: Array
     lengths: Array
+    spec: EnvSpec | None = None
+
+    @property
+    def arrays(self) -> dict[str, Array]:
+        """The array fields by name (`None` for absent actions or rewards), without `spec`."""
+        return {name: getattr(self, name) for name in ARRAY_FIELDS}
 
     @property
     def num_episodes(self) -> int:
@@ -94,11 +104,12 @@ def make_demos(obs, actions, rewards=None, terminated=None, truncated=None, leng
             limit; `None`: false everywhere.
         lengths: `[N]` integer steps per episode, in `1..T`; `None`: one step after the
             first `terminated | truncated` flag of each episode, or `T` if it has none.
-        spec: when given, the observation size and action space are checked against it
-            (and discrete actions against `[0, n)`).
+        spec: the env the demos come from: the observation size and action space are
+            checked against it (discrete actions in `[0, n)`, continuous actions within
+            the bounds up to a small tolerance), and the `Demos` carry it.
 
     Returns:
-        Validated `Demos` of numpy arrays.
+        Validated `Demos` of numpy arrays, with `spec`.
 
     Raises:
         ValueError: naming the field, the expected and the found shape, dtype or value
@@ -127,8 +138,8 @@ def make_demos(obs, actions, rewards=None, terminated=None, truncated=None, leng
             done = terminated.astype(bool) | truncated.astype(bool)
             lengths = np.where(done.any(axis=1), np.argmax(done, axis=1) + 1, t)
     lengths = _as_int32(np.asarray(lengths))
-    demos = Demos(obs, actions, rewards, terminated, truncated, lengths)
-    validate_demos(demos, spec)
+    demos = Demos(obs, actions, rewards, terminated, truncated, lengths, spec)
+    validate_demos(demos)
     return demos
 
 
@@ -174,6 +185,10 @@ def concatenate(*demos: Demos) -> Demos:
                 raise ValueError(f"{name}: expected {x0.dtype} with trailing shape "
                                  f"{list(x0.shape[2:])} like the demos at position 0, found "
                                  f"{x.dtype} {list(x.shape)} at position {i}")
+    specs = {d.spec for d in demos if d.spec is not None}
+    if len(specs) > 1:
+        raise ValueError(f"spec: expected demos from one env, found {len(specs)} different "
+                         f"specs ({', '.join(sorted(s.name for s in specs))})")
     t = max(np.shape(d.terminated)[1] for d in demos)
 
     def cat(name: str, pad: str, extra: int = 0):
@@ -184,7 +199,8 @@ def concatenate(*demos: Demos) -> Demos:
 
     return make_demos(cat("obs", "edge", 1), cat("actions", "zero"), cat("rewards", "zero"),
                       cat("terminated", "zero"), cat("truncated", "zero"),
-                      np.concatenate([np.asarray(d.lengths) for d in demos]))
+                      np.concatenate([np.asarray(d.lengths) for d in demos]),
+                      spec=next(iter(specs), None))
 
 
 def step_mask(demos: Demos) -> np.ndarray:

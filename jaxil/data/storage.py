@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from jaxil.data import formats
 from jaxil.data.demos import Demos, make_demos
 from jaxil.data.validation import validate_demos
 from jaxil.io import atomic_write
-from jaxil.types import Box, Discrete, EnvSpec
+from jaxil.types import EnvSpec, spec_from_json, spec_to_json
 
 FORMAT_NAME = "jaxil-demos"
 FORMAT_VERSION = 1
@@ -34,34 +35,13 @@ REQUIRED_FIELDS = ("obs", "terminated", "truncated", "lengths")
 OPTIONAL_FIELDS = ("actions", "rewards")
 
 
-def _spec_to_json(spec: EnvSpec) -> dict[str, Any]:
-    space = spec.action_space
-    if isinstance(space, Discrete):
-        action_space = {"type": "discrete", "n": space.n}
-    else:
-        action_space = {"type": "box", "shape": list(space.shape), "low": space.low,
-                        "high": space.high}
-    return {"name": spec.name, "observation_size": spec.observation_size,
-            "action_space": action_space, "max_episode_steps": spec.max_episode_steps}
-
-
-def _spec_from_json(d: dict[str, Any]) -> EnvSpec:
-    a = d["action_space"]
-    if a["type"] == "discrete":
-        space: Discrete | Box = Discrete(int(a["n"]))
-    else:
-        bound = lambda b: tuple(b) if isinstance(b, list) else float(b)
-        space = Box(tuple(a["shape"]), bound(a["low"]), bound(a["high"]))
-    return EnvSpec(d["name"], int(d["observation_size"]), space, int(d["max_episode_steps"]))
-
-
 def save(path: str | os.PathLike, demos: Demos, metadata: dict[str, Any] | None = None,
-         spec: EnvSpec | None = None) -> None:
+         spec: EnvSpec | None = None, format: str = "jaxil") -> None:
     """Writes `demos` to `path` (used as given: no `.npz` suffix is added).
 
-    The demos are validated first (against `spec` when given) and nothing is written if
-    they are invalid. The write is atomic: on any failure no partial file is left and an
-    existing file at `path` is unchanged.
+    The demos are validated first (against `spec`, else their own `demos.spec`) and
+    nothing is written if they are invalid. The write is atomic: on any failure no partial
+    file is left and an existing file at `path` is unchanged.
 
     Args:
         path: destination file; its directory must exist.
@@ -69,19 +49,30 @@ def save(path: str | os.PathLike, demos: Demos, metadata: dict[str, Any] | None 
         metadata: JSON-serialisable user metadata (expert return, seed, ...), returned by
             `load_with_metadata` under `"metadata"`.
         spec: the env's spec; recorded in the header (env name, sizes) and checked.
+            `None`: the demos' own `spec` (as `collect` sets it), if any.
+        format: `"jaxil"` (this module's `.npz`), or another library's format:
+            `"imitation"` (rollout `.npz`), `"imitation-hf"` (a Hugging Face datasets
+            folder) or `"minari"` (a Minari HDF5 dataset folder); each records what its
+            layout can hold (see `jaxil.data.formats`).
 
     Raises:
-        ValueError: the demos are invalid.
+        ValueError: the demos are invalid, the format is unknown or cannot hold them.
         TypeError: `metadata` is not JSON-serialisable.
+        ImportError: the format needs h5py or pyarrow (`pip install 'jaxil[io]'`).
     """
+    formats.check_format(format, formats.WRITABLE, "writing")
     validate_demos(demos, spec)
-    arrays = {name: np.asarray(value) for name, value in demos._asdict().items()
+    spec = spec if spec is not None else demos.spec
+    if format != "jaxil":
+        formats.write(path, demos, format, spec=spec, metadata=metadata)
+        return
+    arrays = {name: np.asarray(value) for name, value in demos.arrays.items()
               if value is not None}
     header = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "env": None if spec is None else spec.name,
-        "spec": None if spec is None else _spec_to_json(spec),
+        "spec": None if spec is None else spec_to_json(spec),
         "num_episodes": demos.num_episodes,
         "num_transitions": demos.num_transitions,
         "fields": {name: {"shape": list(a.shape), "dtype": a.dtype.str}
@@ -129,24 +120,50 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any
     return arrays, header
 
 
-def load_with_metadata(path: str | os.PathLike,
-                       spec: EnvSpec | None = None) -> tuple[Demos, dict[str, Any]]:
-    """Reads a file written by `save`: `(demos, header)`.
+def load_with_metadata(path: str | os.PathLike, spec: EnvSpec | None = None,
+                       format: str = "auto", *, max_episode_steps: int | None = None,
+                       ) -> tuple[Demos, dict[str, Any]]:
+    """Reads a file written by `save`, or another library's demos: `(demos, header)`.
 
     Args:
-        path: the file.
-        spec: when given, the demos are validated against it (sizes, action space).
+        path: the file (or, for `"imitation-hf"` and `"minari"`, the folder).
+        spec: when given, the demos are validated against it (sizes, action space) and
+            it must agree with the spec recorded in the file, if any. Formats that merge
+            terminations and time-outs use its time limit to tell them apart.
+        format: `"auto"` (detected from the content), `"jaxil"`, `"imitation"`,
+            `"imitation-hf"`, `"minari"`, `"d4rl"` or `"ogbench"`; see
+            `jaxil.data.formats` for each layout and its rules. Other formats give a
+            header of the same keys, with `"format"` their name, `"version"` `None` and
+            `"metadata"` what the source says about itself.
+        max_episode_steps: the time limit for those formats, instead of the spec's.
 
     Returns:
-        The validated `Demos` (numpy arrays) and the file's header: `"format"`,
+        The validated `Demos` (numpy arrays; their `spec` is the given one, else the one
+        recorded in the file) and the file's header: `"format"`,
         `"version"`, `"env"`, `"spec"`, `"num_episodes"`, `"num_transitions"`, `"fields"`
         (shape and dtype of each array) and `"metadata"` (what was given to `save`).
 
     Raises:
         ValueError: the file is not a jaxil demos file, is truncated or corrupted, has a
-            format version this jaxil does not know, misses a field, or holds demos that
-            fail validation. Reading never modifies the file.
+            format version this jaxil does not know, misses a field, has a header that
+            does not match its arrays or `spec`, or holds demos that fail validation.
+            Reading never modifies the file. With `"auto"`, a file or folder of no known
+            format is named with the formats tried.
+        ImportError: the format needs h5py or pyarrow (`pip install 'jaxil[io]'`).
     """
+    if format == "auto":
+        found = formats.detect(path)
+        if found != "jaxil":
+            return formats.read(path, found, spec, max_episode_steps=max_episode_steps)
+        try:
+            return load_with_metadata(path, spec, "jaxil")
+        except ValueError as err:
+            if isinstance(err.__cause__, _NotDemos):
+                raise ValueError(f"{err}; nor a file of another format jaxil reads (tried "
+                                 f"{', '.join(formats.READABLE)})") from err
+            raise
+    if formats.resolve(path, format) != "jaxil":
+        return formats.read(path, format, spec, max_episode_steps=max_episode_steps)
     where = os.fspath(path)
     arrays, header = _read(path)
     version = header.get("version")
@@ -169,18 +186,39 @@ def load_with_metadata(path: str | os.PathLike,
                              f"dtype {want['dtype']}, found {list(a.shape)} {a.dtype.str}: "
                              "the file is corrupted")
     try:
+        recorded = None if header.get("spec") is None else spec_from_json(header["spec"])
+        if recorded is not None and header.get("env") not in (None, recorded.name):
+            raise ValueError(f"env: the header names env {header['env']!r} but its spec "
+                             f"describes {recorded.name!r}")
         demos = make_demos(arrays["obs"], arrays.get("actions"), arrays.get("rewards"),
                            arrays["terminated"], arrays["truncated"], arrays["lengths"],
-                           spec=spec)
+                           spec=recorded)
+        if spec is not None:
+            validate_demos(demos, spec)
+            demos = demos._replace(spec=spec)
+        _check_counts(header, demos)
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from err
     return demos, header
 
 
-def load(path: str | os.PathLike, spec: EnvSpec | None = None) -> Demos:
-    """Reads demos written by `save` (see `load_with_metadata`, which also gives the header).
+def _check_counts(header: dict[str, Any], demos: Demos) -> None:
+    """The header's episode and transition counts match the arrays."""
+    for name, found in (("num_episodes", demos.num_episodes),
+                        ("num_transitions", demos.num_transitions)):
+        recorded = header.get(name)
+        if recorded is not None and recorded != found:
+            raise ValueError(f"{name}: the header records {recorded!r}, the arrays hold "
+                             f"{found}: the file is corrupted or was edited")
+
+
+def load(path: str | os.PathLike, spec: EnvSpec | None = None, format: str = "auto", *,
+         max_episode_steps: int | None = None) -> Demos:
+    """Reads demos written by `save`, or in another library's format (detected from the
+    content with `format="auto"`); see `load_with_metadata`, which also gives the header.
 
     Raises:
-        ValueError: the file is not a valid jaxil demos file (see `load_with_metadata`).
+        ValueError: the file is not valid demos of the format (see `load_with_metadata`).
+        ImportError: the format needs h5py or pyarrow (`pip install 'jaxil[io]'`).
     """
-    return load_with_metadata(path, spec)[0]
+    return load_with_metadata(path, spec, format, max_episode_steps=max_episode_steps)[0]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import jax
 import numpy as np
 
-from jaxil.types import Discrete, EnvSpec
+from jaxil.types import Box, Discrete, EnvSpec, Transition
 
 if TYPE_CHECKING:
     from jaxil.data.demos import Demos
@@ -48,16 +49,21 @@ def validate_demos(demos: Demos, spec: EnvSpec | None = None) -> None:
     floating for a continuous one; `rewards` (unless `None`) is `[N, T]` floating; obs,
     actions and rewards are finite (padding included); `lengths` is `[N]` integer in
     `1..T`; `terminated` and `truncated` are `[N, T]` bool, never both true at one step,
-    and true only at the last valid step `lengths[i] - 1` of an episode. With `spec`, the
-    observation size and the action space must match it.
+    and true only at the last valid step `lengths[i] - 1` of an episode. With a spec (the
+    one given, else `demos.spec`), the observation size and the action space must match
+    it: discrete actions integer in `[0, n)`, continuous actions floating and within the
+    bounds up to `BOUND_TOLERANCE` of the bounds' width. A given spec and `demos.spec`
+    must describe the same spaces.
 
     Args:
         demos: the demonstrations (numpy or JAX arrays).
-        spec: the environment's spec, or `None` to skip the env-specific checks.
+        spec: the environment's spec; `None` to use `demos.spec` (env-specific checks are
+            skipped when both are `None`).
 
     Raises:
         ValueError: naming the field, the expected and the found shape, dtype or value.
     """
+    spec = _resolve_spec(spec, getattr(demos, "spec", None))
     obs = np.asarray(demos.obs)
     if obs.ndim < 3:
         raise ValueError(f"obs: expected shape [N, T + 1, obs_dim], found {_shape(obs)}")
@@ -115,6 +121,50 @@ def validate_demos(demos: Demos, spec: EnvSpec | None = None) -> None:
             raise ValueError(
                 f"{name}: expected true only at the last valid step lengths[i] - 1, found "
                 f"true at episode {i}, step {s} (lengths[{i}] = {int(lengths[i])})")
+    if spec is not None and isinstance(spec.action_space, Box) and demos.actions is not None:
+        _check_bounds(np.asarray(demos.actions), lengths, spec.action_space, spec.name)
+
+
+def same_spaces(a: EnvSpec, b: EnvSpec) -> bool:
+    """Whether two specs have the same observation size and action space."""
+    return a.observation_size == b.observation_size and a.action_space == b.action_space
+
+
+def _resolve_spec(given: EnvSpec | None, recorded: EnvSpec | None) -> EnvSpec | None:
+    """The spec to check against: `given`, which must agree with the demos' own."""
+    if given is None or recorded is None:
+        return given if given is not None else recorded
+    if not same_spaces(given, recorded):
+        raise ValueError(
+            f"spec: the demos were recorded in {recorded.name!r} (observation size "
+            f"{recorded.observation_size}, actions {recorded.action_space}), which does not "
+            f"match {given.name!r} (observation size {given.observation_size}, actions "
+            f"{given.action_space})")
+    return given
+
+
+# Continuous actions may exceed the bounds by this fraction of the bounds' width (float
+# noise in foreign data); anything further out is a data error, not a clipped action.
+BOUND_TOLERANCE = 1e-3
+
+
+def _check_bounds(actions: np.ndarray, lengths: np.ndarray, space: Box, name: str) -> None:
+    """Valid steps' actions `[N, T, *shape]` within the bounds (padding is not checked)."""
+    valid = np.arange(actions.shape[1])[None] < lengths[:, None]
+    low = np.broadcast_to(np.asarray(space.low, np.float64), space.shape)
+    high = np.broadcast_to(np.asarray(space.high, np.float64), space.shape)
+    slack = BOUND_TOLERANCE * (high - low)
+    bad = ((actions < low - slack) | (actions > high + slack)) & valid.reshape(
+        valid.shape + (1,) * (actions.ndim - 2))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        dim = where[2:]
+        raise ValueError(
+            f"actions: expected values within the bounds of {name!r} "
+            f"[{low[dim]:g}, {high[dim]:g}] (tolerance {BOUND_TOLERANCE:g} of the width), "
+            f"found {float(actions[where]):g} at episode {where[0]}, step {where[1]}"
+            + (f", dimension {list(dim)}" if dim else "")
+            + f" ({int(np.sum(bad))} values out of bounds in all)")
 
 
 def _validate_actions(actions: np.ndarray, n: int, t: int, spec: EnvSpec | None) -> None:
@@ -151,3 +201,35 @@ def _validate_actions(actions: np.ndarray, n: int, t: int, spec: EnvSpec | None)
                          f"found {actions.dtype}")
     if np.issubdtype(actions.dtype, np.floating):
         _check_finite("actions", actions)
+
+
+
+def is_traced(tree) -> bool:
+    """Whether any leaf of `tree` is a tracer (inside `jit`, `vmap`, `grad`, ...)."""
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
+
+
+def check_demos(demos: Demos | Transition, spec: EnvSpec) -> None:
+    """Host-side check that concrete `demos` fit `spec`; traced demos are not checked.
+
+    `Demos` get the whole `validate_demos`; a flat `Transition` view `[M, ...]` gets the
+    env-specific checks (observation size, action dtype, range and bounds).
+
+    Raises:
+        ValueError: naming the field, as `validate_demos`.
+    """
+    if is_traced(demos):
+        return
+    if not isinstance(demos, Transition):
+        validate_demos(demos, spec)
+        return
+    obs = np.asarray(demos.obs)
+    if obs.shape[-1:] != (spec.observation_size,):
+        raise ValueError(f"obs: expected observation size {spec.observation_size} for env "
+                         f"{spec.name!r}, found transitions of shape {_shape(obs)}")
+    if demos.action is not None:
+        actions = np.asarray(demos.action)[None]  # as one episode [1, M, ...]
+        _validate_actions(actions, 1, actions.shape[1], spec)
+        if isinstance(spec.action_space, Box):
+            _check_bounds(actions, np.asarray([actions.shape[1]]), spec.action_space,
+                          spec.name)

@@ -28,20 +28,28 @@ def update_normalizer(state: NormalizerState, batch: Array,
     """Merges a batch `[..., D]` (optionally weighted by `mask[...]`) into the statistics.
 
     Uses the parallel (Chan et al.) combination of means and variances, so the result is
-    the same as computing the statistics of all samples at once.
+    the same as computing the statistics of all samples at once. It is written with
+    weights that are fractions of the total and deviations scaled by their largest
+    magnitude, so no intermediate sum overflows float32 before the variance itself does
+    (observations near 1e19 keep a finite variance near 1e38).
     """
     x = jnp.reshape(batch, (-1, batch.shape[-1])).astype(jnp.float32)
     w = jnp.ones(x.shape[0]) if mask is None else jnp.reshape(mask, (-1,)).astype(jnp.float32)
     n = jnp.sum(w)
     safe_n = jnp.maximum(n, 1.0)
-    mean_b = jnp.sum(x * w[:, None], 0) / safe_n
-    var_b = jnp.sum(w[:, None] * (x - mean_b) ** 2, 0) / safe_n
+    frac = w / safe_n
+    mean_b = jnp.sum(x * w[:, None], 0) / safe_n  # exact for constant features
+    dev = jnp.where(w[:, None] > 0, x - mean_b, 0.0)
+    scale = jnp.max(jnp.abs(dev), axis=0)
+    safe_scale = jnp.where(scale > 0, scale, 1.0)
+    var_b = (safe_scale * jnp.sqrt(jnp.sum(frac[:, None] * (dev / safe_scale) ** 2, 0))) ** 2
     total = state.count + n
     safe_total = jnp.maximum(total, 1.0)
+    w_old, w_new = state.count / safe_total, n / safe_total
     delta = mean_b - state.mean
-    mean = state.mean + delta * n / safe_total
-    m2 = state.var * state.count + var_b * n + delta**2 * state.count * n / safe_total
-    var = jnp.where(total > 0, m2 / safe_total, 1.0)
+    mean = state.mean + delta * w_new
+    var = state.var * w_old + var_b * w_new + (delta * jnp.sqrt(w_old * w_new)) ** 2
+    var = jnp.where(total > 0, var, 1.0)
     return NormalizerState(mean, var, total)
 
 

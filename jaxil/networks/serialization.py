@@ -15,22 +15,9 @@ import jax
 from jaxil.io import atomic_write
 from jaxil.networks.normalizer import init_normalizer
 from jaxil.networks.policy import ActorPolicy, PolicyArch, make_actor_policy
-from jaxil.types import Box, Discrete
+from jaxil.types import action_space_from_json, action_space_to_json
 
 POLICY_FORMAT = "jaxil-policy-v1"
-
-
-def _space_to_json(space: Discrete | Box) -> dict:
-    if isinstance(space, Discrete):
-        return {"type": "discrete", "n": space.n}
-    return {"type": "box", "shape": list(space.shape), "low": space.low, "high": space.high}
-
-
-def _space_from_json(d: dict) -> Discrete | Box:
-    if d["type"] == "discrete":
-        return Discrete(int(d["n"]))
-    as_bound = lambda b: tuple(b) if isinstance(b, list) else float(b)
-    return Box(tuple(d["shape"]), as_bound(d["low"]), as_bound(d["high"]))
 
 
 def save_policy(path: str | os.PathLike, policy: ActorPolicy) -> None:
@@ -38,7 +25,7 @@ def save_policy(path: str | os.PathLike, policy: ActorPolicy) -> None:
     if not isinstance(policy, ActorPolicy):
         raise TypeError(f"policy: expected an ActorPolicy, got {type(policy).__name__}")
     arch = dataclasses.asdict(policy.network.arch)
-    arch["action_space"] = _space_to_json(policy.network.arch.action_space)
+    arch["action_space"] = action_space_to_json(policy.network.arch.action_space)
     header = {"format": POLICY_FORMAT, "arch": arch, "deterministic": policy.deterministic}
 
     def write(f):
@@ -48,26 +35,69 @@ def save_policy(path: str | os.PathLike, policy: ActorPolicy) -> None:
     atomic_write(path, write)
 
 
+def _arch_from_header(header: dict) -> tuple[PolicyArch, bool]:
+    """`(arch, deterministic)` from a policy header; `ValueError` naming a bad field."""
+    arch = header.get("arch")
+    if not isinstance(arch, dict):
+        raise ValueError(f"arch: expected an object describing the network, found {arch!r}")
+    known = {f.name for f in dataclasses.fields(PolicyArch)}
+    unknown = sorted(set(arch) - known)
+    if unknown:
+        raise ValueError(f"arch.{unknown[0]}: unknown field (known: {', '.join(sorted(known))})")
+    if "observation_size" not in arch or "action_space" not in arch:
+        raise ValueError("arch: expected 'observation_size' and 'action_space' entries, "
+                         f"found {sorted(arch)}")
+    size = arch["observation_size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"arch.observation_size: expected a positive int, found {size!r}")
+    hidden = arch.get("hidden_sizes", [])
+    if not isinstance(hidden, list) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
+        raise ValueError(f"arch.hidden_sizes: expected a list of positive ints, found {hidden!r}")
+    for name, kind in (("head", str), ("activation", str), ("state_dependent_std", bool),
+                       ("init_std", (int, float))):
+        if name in arch and (not isinstance(arch[name], kind)
+                             or (kind is not bool and isinstance(arch[name], bool))):
+            raise ValueError(f"arch.{name}: expected {getattr(kind, '__name__', 'a number')}, "
+                             f"found {arch[name]!r}")
+    options = arch.get("head_options", [])
+    if not isinstance(options, list) or not all(
+            isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], str) for kv in options):
+        raise ValueError(f"arch.head_options: expected a list of [name, value] pairs, "
+                         f"found {options!r}")
+    deterministic = header.get("deterministic")
+    if not isinstance(deterministic, bool):  # "false" would be truthy
+        raise ValueError(f"deterministic: expected true or false, found {deterministic!r}")
+    fields = dict(arch, action_space=action_space_from_json(arch["action_space"],
+                                                            "arch.action_space"),
+                  hidden_sizes=tuple(hidden), head_options=tuple(tuple(kv) for kv in options))
+    return PolicyArch(**fields), deterministic
+
+
 def load_policy(path: str | os.PathLike) -> ActorPolicy:
-    """Reads a policy written by `save_policy`; raises `ValueError` for other files."""
+    """Reads a policy written by `save_policy`.
+
+    Raises:
+        ValueError: the file is not a jaxil policy file, its header is malformed (naming
+            the path and the field), or its weights are truncated or corrupted.
+    """
     with open(path, "rb") as f:
         line = f.readline()
         try:
             header = json.loads(line.decode())
-            ok = header.get("format") == POLICY_FORMAT
-        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            ok = isinstance(header, dict) and header.get("format") == POLICY_FORMAT
+        except (UnicodeDecodeError, json.JSONDecodeError):
             ok = False
         if not ok:
             raise ValueError(f"{path}: not a jaxil policy file (expected a "
                              f"{POLICY_FORMAT!r} header)")
-        arch = dict(header["arch"])
-        arch["action_space"] = _space_from_json(arch["action_space"])
-        arch["hidden_sizes"] = tuple(arch["hidden_sizes"])
-        arch["head_options"] = tuple(tuple(kv) for kv in arch.get("head_options", ()))
-        arch = PolicyArch(**arch)
-        skeleton = make_actor_policy(arch, jax.random.key(0),
-                                     init_normalizer(arch.observation_size))
-        skeleton = skeleton.with_deterministic(bool(header["deterministic"]))
+        try:
+            arch, deterministic = _arch_from_header(header)
+            skeleton = make_actor_policy(arch, jax.random.key(0),
+                                         init_normalizer(arch.observation_size))
+        except (ValueError, TypeError) as err:  # TypeError: a head option it does not take
+            raise ValueError(f"{path}: {err}") from err
+        skeleton = skeleton.with_deterministic(deterministic)
         try:
             return eqx.tree_deserialise_leaves(f, skeleton)
         except Exception as err:  # truncated or mismatched weights

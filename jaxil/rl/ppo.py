@@ -477,4 +477,4 @@ def ppo(env: Env, config: PPOConfig | None = None, reward_fn: Any = None) -> Alg
     def policy(state: PPOState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(config.deterministic_policy)
 
-    return Algorithm(init, update, policy)
+    return Algorithm(init, update, policy, env.spec)
