@@ -23,7 +23,8 @@ import optax
 from jaxil.core import Algorithm
 from jaxil.data.augmentation import Augment, augment_batch
 from jaxil.envs.base import Env
-from jaxil.networks.cloning import bc_loss
+from jaxil.networks.cloning import bc_loss, is_zero
+from jaxil.networks.heads import HEAD_KINDS
 from jaxil.networks.normalizer import NormalizerState, normalizer_for
 from jaxil.networks.policy import ActorPolicy, PolicyArch, make_actor_policy
 from jaxil.types import Array, Metrics, PRNGKey, Transition
@@ -41,8 +42,9 @@ class BCConfig(eqx.Module):
     applied to every batch sample, see `jaxil.data.augmentation`).
     Floats (may be arrays, so a config can be vmapped): `learning_rate`, `entropy_coef`,
     `l2_coef`, `max_grad_norm`, `obs_noise` (standard deviation of the Gaussian noise
-    added to each observation of a batch, in units of the demonstrations' standard
-    deviation per dimension; 0 adds none).
+    added to each observation of a batch, in units of the observation normaliser's scale
+    per dimension: half the demonstrations' range under `"range"`, their standard
+    deviation under `"standard"`, raw units under `"none"`; 0 adds none).
     """
 
     hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(64, 64))
@@ -80,7 +82,7 @@ def augment(config: BCConfig, normalizer: NormalizerState, aug_key: PRNGKey,
     """
     if config.augment is not None:
         obs, actions = augment_batch(config.augment, aug_key, obs, actions)
-    if isinstance(config.obs_noise, int | float) and config.obs_noise == 0:
+    if is_zero(config.obs_noise):
         return obs, actions  # a plain 0 adds nothing: skip drawing the noise
     scale = config.obs_noise * jnp.sqrt(normalizer.var)  # constant features get none
     return obs + scale * jax.random.normal(noise_key, obs.shape, obs.dtype), actions
@@ -108,16 +110,22 @@ def bc(env: Env, config: BCConfig = BCConfig()) -> Algorithm:
                                     env.spec.observation_size)
         net_key, state_key = jax.random.split(key)
         policy = make_actor_policy(arch, net_key, normalizer)
-        params = eqx.filter(policy, eqx.is_array)
         zero = jnp.zeros((), jnp.float32)
         metrics = {"loss": zero, "nll": zero, "entropy": zero, "l2": zero}
-        return BCState(policy, optimizer.init(params), state_key, jnp.zeros((), jnp.int32),
-                       metrics)
+        return BCState(policy, optimizer.init(eqx.filter(policy.network, eqx.is_array)),
+                       state_key, jnp.zeros((), jnp.int32), metrics)
+
+    # Only a batch that is augmented, or a loss that samples (generative heads), needs
+    # fresh randomness; a plain BC step leaves the key as it is (a split per step costs
+    # as much as drawing the batch).
+    needs_key = (config.augment is not None or not is_zero(config.obs_noise)
+                 or arch.head_kind not in HEAD_KINDS)  # generative heads sample
 
     def update(state: BCState, batch: Transition) -> BCState:
         if batch is None or batch.action is None:
             raise ValueError("batch: behavioural cloning needs demonstrations with actions")
-        key, aug_key, noise_key, loss_key = jax.random.split(state.key, 4)
+        key, aug_key, noise_key, loss_key = (jax.random.split(state.key, 4) if needs_key
+                                             else (state.key,) * 4)
         obs, actions = augment(config, state.policy.normalizer, aug_key, noise_key, batch.obs,
                                batch.action)
 
@@ -125,12 +133,12 @@ def bc(env: Env, config: BCConfig = BCConfig()) -> Algorithm:
             p = ActorPolicy(network, state.policy.normalizer)
             return bc_loss(p, obs, actions, config.entropy_coef, config.l2_coef, loss_key)
 
-        (_, metrics), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(
-            state.policy.network)
-        grads = ActorPolicy(grads, jax.tree.map(jnp.zeros_like, state.policy.normalizer))
-        params = eqx.filter(state.policy, eqx.is_array)
-        updates, opt_state = optimizer.update(grads, state.opt_state, params)
-        policy = eqx.apply_updates(state.policy, updates)
+        network = state.policy.network  # the normaliser is fixed: only the network learns
+        (_, metrics), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(network)
+        updates, opt_state = optimizer.update(grads, state.opt_state,
+                                              eqx.filter(network, eqx.is_array))
+        policy = eqx.tree_at(lambda p: p.network, state.policy,
+                             eqx.apply_updates(network, updates))
         return BCState(policy, opt_state, key, state.step + 1, metrics)
 
     def policy(state: BCState) -> ActorPolicy:

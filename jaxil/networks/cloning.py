@@ -21,6 +21,11 @@ def l2_penalty(module: eqx.Module) -> Array:
     return sum(jnp.sum(layer.weight**2) for layer in layers)
 
 
+def is_zero(x: Array | float) -> bool:
+    """Whether `x` is the Python number 0 (an array, even of zeros, may be vmapped)."""
+    return isinstance(x, int | float) and x == 0
+
+
 def bc_loss(policy: ActorPolicy, obs: Array, actions: Array, entropy_coef: Array | float = 0.0,
             l2_coef: Array | float = 0.0, key: PRNGKey | None = None) -> tuple[Array, Metrics]:
     """Behavioural-cloning loss of `policy` on a batch.
@@ -55,5 +60,8 @@ def bc_loss(policy: ActorPolicy, obs: Array, actions: Array, entropy_coef: Array
         nll = -jnp.mean(log_probs)
         ent = jnp.mean(entropies)
     l2 = l2_penalty(policy.network)
+    # A regulariser whose weight is the Python 0 is reported but not differentiated.
+    ent, l2 = (jax.lax.stop_gradient(x) if is_zero(c) else x
+               for x, c in ((ent, entropy_coef), (l2, l2_coef)))
     loss = nll - entropy_coef * ent + l2_coef * l2
     return loss, {"loss": loss, "nll": nll, "entropy": ent, "l2": l2}
