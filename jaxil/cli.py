@@ -1,106 +1,518 @@
-"""The `jaxil` command: quickstart, expert, train, eval."""
+"""The `jaxil` command: quickstart, expert, train, eval.
+
+Every error is one line on stderr, `jaxil: error: <option> <value>: <what was expected>`,
+with exit code 2 for a user's mistake (an option, a setting or an input file that does not
+fit) and 1 for a run that failed (training diverged, a file could not be written, a policy
+with non-finite weights). An unexpected internal error is one line too, exit code 1;
+`JAXIL_DEBUG=1` shows its traceback. Output paths are checked before anything is trained,
+never overwrite an input, and are written atomically (a failed write leaves the old file).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import os
-from typing import Annotated
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, NoReturn
 
 import typer
+import typer.core
 from rich.console import Console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from jaxil.algorithms.registry import ALGORITHMS, AlgorithmEntry, check_setting
+
+DEBUG_ENV = "JAXIL_DEBUG"
+"""Set (to anything non-empty) to get the traceback of an internal error."""
+
+MAX_SEED = 2**32 - 1
+"""The largest `--seed`: `jax.random.key` keeps 32 bits of a seed (without x64), so larger
+seeds would repeat smaller ones, and past 64 bits it raises."""
+
+
+class CLIError(Exception):
+    """An error reported as one line: exit code 2 for a user's mistake, 1 for a failed run."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def fail(message: str, exit_code: int = 2) -> NoReturn:
+    """Stops the command with `jaxil: error: <message>` and `exit_code`."""
+    raise CLIError(message, exit_code)
+
+
+def _one_line(text: object) -> str:
+    """`text` with its whitespace (newlines included) collapsed to single spaces."""
+    return " ".join(str(text).split())
+
+
+def _is_click_error(err: Exception) -> bool:
+    """A click usage or parameter error (Typer vendors its own copy of click, so the class
+    is recognised by its interface rather than imported)."""
+    return callable(getattr(err, "format_message", None)) and isinstance(
+        getattr(err, "exit_code", None), int)
+
+
+def _click_error_line(err: Exception) -> str:
+    """One line for a click error; a usage error points to the command's `--help`."""
+    message = _one_line(err.format_message())
+    ctx = getattr(err, "ctx", None)
+    if ctx is not None and err.exit_code == 2:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
+
+
+def _echo_error(line: str) -> None:
+    print(f"jaxil: {line}", file=sys.stderr, flush=True)
+
+
+def run_reporting_errors(main: Callable[[], Any]) -> int:
+    """Runs click's non-standalone `main()` and returns the exit code.
+
+    Errors are printed as one line on stderr; an unexpected exception is re-raised when
+    `JAXIL_DEBUG` is set (for its traceback) and reported as an internal error otherwise.
+    """
+    try:
+        result = main()
+    except CLIError as err:
+        _echo_error(f"error: {_one_line(err)}")
+        return err.exit_code
+    except typer.Abort:
+        _echo_error("aborted")
+        return 1
+    except Exception as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # bare `jaxil`: the help text
+            err.show()
+            return err.exit_code
+        if _is_click_error(err):
+            _echo_error(f"error: {_click_error_line(err)}")
+            return err.exit_code
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _echo_error(f"internal error: {type(err).__name__}: {_one_line(err)} "
+                    f"(rerun with {DEBUG_ENV}=1 for the traceback)")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+class _Group(typer.core.TyperGroup):
+    """Typer's command group, reporting every error as one plain line (see the module)."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        def run() -> Any:
+            return super(_Group, self).main(args, prog_name, complete_var,
+                                            standalone_mode=False, **extra)
+
+        if not standalone_mode:  # the caller handles errors (and exit codes) itself
+            return run()
+        sys.exit(run_reporting_errors(run))
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True,
+                  pretty_exceptions_enable=False,
                   help="jaxil: functional, pure-JAX imitation learning.")
 console = Console()
 
+Seed = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="PRNG seed (0 to 2**32 - 1).")]
+Backend = Annotated[str | None, typer.Option(
+    help="Brax physics backend (brax/<name> environments only).")]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Overwrite output files that exist and are not jaxil's own kind.")]
+AlgorithmName = enum.Enum("AlgorithmName", {name: name for name in ALGORITHMS}, type=str)
+"""The names `jaxil train` accepts (checked, and listed on a mistake, by Typer)."""
 
-def _parse_overrides(config_cls, overrides: list[str]):
-    """Builds `config_cls(**kwargs)` from `name=value` strings, checking every name."""
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    defaults = config_cls()
-    kwargs = {}
+
+# ------------------------------------------------------------------ --set name=value
+
+def _is_config(value: Any) -> bool:
+    """A nested group of settings (an `equinox.Module` / dataclass instance)."""
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _parse_bool(raw: str) -> bool:
+    table = {"true": True, "false": False, "1": True, "0": False}
+    if raw.lower() not in table:
+        raise ValueError(raw)
+    return table[raw.lower()]
+
+
+def _parse_ints(raw: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in raw.split(","))
+
+
+def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda raw: None if raw.lower() in ("none", "null") else parse(raw)
+
+
+_KINDS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "bool": (_parse_bool, "true or false"),
+    "int": (int, "an integer"),
+    "float": (float, "a float"),
+    "str": (str, "a string"),
+    "ints": (_parse_ints, "comma-separated positive integers, e.g. 64,64"),
+    "float?": (_optional(float), "a float or none"),
+    "ints?": (_optional(_parse_ints), "comma-separated positive integers or none"),
+}
+"""Value kinds `--set` reads: `(parse, what is expected)`."""
+
+
+def _value_kind(field: dataclasses.Field, default: Any) -> str | None:
+    """Which `_KINDS` entry reads `field` (from its default, else its annotation)."""
+    annotation = str(field.type)
+    for kind, types in (("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if type(default) is types:
+            return kind
+    ints = annotation.startswith("tuple[int")
+    if isinstance(default, tuple) and (ints or (default and all(
+            type(v) is int for v in default))):
+        return "ints"
+    if default is None and ints:
+        return "ints?"
+    if default is None and annotation.startswith("float"):
+        return "float?"
+    return None
+
+
+def _parse_setting(config: Any, field: dataclasses.Field, raw: str, item: str) -> Any:
+    """The value of `--set item` for `field` of `config`, parsed and checked."""
+    default = getattr(config, field.name)
+    kind = _value_kind(field, default)
+    if kind is None:
+        fail(f"--set {item}: {field.name} ({field.type}) cannot be set from the command line; "
+             "use the Python API")
+    parse, expected = _KINDS[kind]
+    try:
+        value = parse(raw)
+    except ValueError:
+        fail(f"--set {item}: expected {expected}")
+    try:
+        check_setting(type(config), field.name, value, default)
+    except ValueError as err:
+        fail(f"--set {item}: {err}")
+    return value
+
+
+def _override(config: Any, names: list[str], raw: str, item: str, prefix: str = "") -> Any:
+    """`config` with the field at the dotted path `names` set from `raw`."""
+    name, rest = names[0], names[1:]
+    fields = {f.name: f for f in dataclasses.fields(config) if f.init}
+    if name not in fields:
+        fail(f"--set {item}: {type(config).__name__} has no field {prefix + name!r}; "
+             f"expected one of {', '.join(prefix + f for f in sorted(fields))}")
+    current = getattr(config, name)
+    if _is_config(current):
+        if not rest:
+            fail(f"--set {item}: {prefix + name} is a group of settings "
+                 f"({type(current).__name__}); expected {prefix + name}.<field>=value, e.g. "
+                 f"{prefix + name}.{dataclasses.fields(current)[0].name}=...")
+        value = _override(current, rest, raw, item, f"{prefix}{name}.")
+    elif rest:
+        fail(f"--set {item}: {prefix + name} is one setting, not a group; "
+             f"expected {prefix + name}=value")
+    else:
+        value = _parse_setting(config, fields[name], raw, item)
+    try:  # the config's own checks (`__check_init__`, converters), if any
+        return dataclasses.replace(config, **{name: value})
+    except (ValueError, TypeError) as err:
+        fail(f"--set {item}: {_one_line(err)}")
+
+
+def parse_overrides(config_cls: type, overrides: Sequence[str]) -> Any:
+    """`config_cls()` with every `name=value` of `overrides` applied in order.
+
+    A dotted name reaches into nested configs at any depth (`ppo.gamma=0.99`,
+    `adversarial.absorbing_state=true`). Values are read by the field's type (booleans
+    `true`/`false`, integers, floats, comma-separated integers for sizes, `none` where a
+    field may be `None`) and checked with `jaxil.algorithms.registry.check_setting`
+    (finite floats inside their range, positive sizes, strings from their allowed list).
+
+    Raises:
+        CLIError: exit code 2, one line naming the override and what was expected.
+    """
+    config = config_cls()
     for item in overrides:
-        name, sep, raw = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--set {item!r}: expected name=value")
-        if name not in fields:
-            raise typer.BadParameter(
-                f"--set {name}: {config_cls.__name__} has no field {name!r}; "
-                f"fields: {', '.join(sorted(fields))}")
-        default = getattr(defaults, name)
-        try:
-            if isinstance(default, bool):
-                if raw.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(raw)
-                value = raw.lower() in ("true", "1")
-            elif isinstance(default, tuple):
-                value = tuple(int(x) for x in raw.split(",") if x)
-            elif isinstance(default, int):
-                value = int(raw)
-            elif isinstance(default, str):
-                value = raw
-            else:
-                value = float(raw)
-        except ValueError as err:
-            raise typer.BadParameter(
-                f"--set {name}: expected a value like {default!r}, got {raw!r}") from err
-        kwargs[name] = value
-    return config_cls(**kwargs)
+        path, sep, raw = item.partition("=")
+        if not sep or not path:
+            fail(f"--set {item}: expected name=value, e.g. learning_rate=3e-4")
+        config = _override(config, path.split("."), raw, item)
+    return config
 
 
-def _algorithm(name: str):
-    """`(factory, config_class)` for `jaxil.algorithms.<name>`."""
-    from jaxil import algorithms
-
-    factory = getattr(algorithms, name, None)
-    wanted = name.replace("_", "").lower() + "config"
-    configs = [getattr(algorithms, n) for n in dir(algorithms) if n.lower() == wanted]
-    if factory is None or not callable(factory) or not configs:
-        known = sorted(n for n in dir(algorithms)
-                       if any(c.lower() == n.replace("_", "").lower() + "config"
-                              for c in dir(algorithms)))
-        raise typer.BadParameter(f"algorithm {name!r} is unknown; known: {', '.join(known)}")
-    return factory, configs[0]
+def _setting_error(err: Exception, overrides: Sequence[str], context: str) -> str:
+    """One line for a library `ValueError`: attributed to the `--set` whose field it names
+    (`"head: ..."`, `"GAILConfig.adversarial.gradient_penalty: ..."`), else to `context`."""
+    message = _one_line(err)
+    field, sep, rest = message.partition(": ")
+    if sep and " " not in field:
+        leaf = field.rsplit(".", 1)[-1]
+        for item in reversed(overrides):
+            if item.partition("=")[0].rsplit(".", 1)[-1] == leaf:
+                return f"--set {item}: {rest}"
+    return f"{context}: {message}"
 
 
-def _expert_argument(factory, algo: str, path: str | None) -> dict:
-    """`{"expert": policy}` for factories that take an expert (DAgger, DART), else `{}`."""
-    import inspect
+# ---------------------------------------------------------------------- files
 
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """`a` and `b` name one file (the same real path, or hard links to one inode)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _first_line(path: str | os.PathLike, limit: int = 1 << 16) -> bytes:
+    """The first line of `path` (at most `limit` bytes)."""
+    with open(path, "rb") as f:
+        return f.readline(limit)
+
+
+def _is_policy_file(path: str) -> bool:
+    """`path` starts with a jaxil policy header (`jaxil.save_policy` wrote it)."""
+    from jaxil.networks.serialization import POLICY_FORMAT
+
+    try:
+        return json.loads(_first_line(path)).get("format") == POLICY_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _is_metrics_csv(path: str) -> bool:
+    """`path` starts with the header that `jaxil.logging.write_metrics_csv` writes."""
+    from jaxil.logging import METRICS_HEADER
+
+    try:
+        return _first_line(path).decode().strip() == ",".join(METRICS_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _is_demos_file(path: str) -> bool:
+    """`path` is a jaxil demos file (`jaxil.data.save` wrote it; another library's
+    demonstrations, which `jaxil.data.load` also reads, are the user's own data)."""
     import jaxil
 
-    if "expert" not in inspect.signature(factory).parameters:
+    try:
+        jaxil.data.load(path, format="jaxil")
+    except (OSError, ValueError):  # `load` reports any damaged or foreign file so
+        return False
+    return True
+
+
+_OUTPUT_KINDS: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "policy": ("a jaxil policy file", _is_policy_file),
+    "metrics": ("a jaxil metrics CSV", _is_metrics_csv),
+    "demos": ("a jaxil demos file", _is_demos_file),
+}
+
+
+def _check_writable_dir(option: str, path: str, directory: str) -> None:
+    """Fails unless a file can be created in `directory` (tried, not guessed)."""
+    if not os.path.isdir(directory):
+        fail(f"{option} {path}: the directory {directory} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=directory, prefix=".jaxil-check-"):
+            pass
+    except OSError as err:
+        fail(f"{option} {path}: cannot write in the directory {directory} "
+             f"({err.strerror or err})")
+
+
+def check_output(option: str, path: str, kind: str, others: Mapping[str, str | None],
+                 force: bool = False) -> None:
+    """Fails (exit 2) before any work when `path` cannot or must not be written.
+
+    Args:
+        option: the option that names the output (`--out`, ...), for messages.
+        path: the output file.
+        kind: `"policy"`, `"metrics"` or `"demos"`: an existing file of another kind is
+            refused unless `force`.
+        others: the command's other files by option (inputs and outputs); `path` must be
+            none of them.
+        force: replace an existing file of another kind.
+    """
+    if not path:
+        fail(f"{option} {path!r}: expected a file path")
+    if os.path.isdir(path):
+        fail(f"{option} {path}: is a directory; expected a file path")
+    for other_option, other in others.items():
+        if other and _same_file(path, other):
+            fail(f"{option} {path}: is the same file as {other_option} {other}; "
+                 "refusing to overwrite it")
+    _check_writable_dir(option, path, os.path.dirname(os.path.abspath(path)))
+    label, is_kind = _OUTPUT_KINDS[kind]
+    if os.path.exists(path) and not force and not is_kind(path):
+        fail(f"{option} {path}: exists and is not {label}; refusing to replace it "
+             "(pass --force to overwrite)")
+
+
+def _check_output_dir(option: str, path: str) -> None:
+    """Fails unless `path` is (or can be made) a writable directory; makes it."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        fail(f"{option} {path}: exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        fail(f"{option} {path}: cannot make the directory ({err.strerror or err})")
+    _check_writable_dir(option, path, path)
+
+
+def _write(option: str, path: str, write: Callable[[], None]) -> None:
+    """Runs `write()` (atomic), turning a failed write into one line naming `path`."""
+    try:
+        write()
+    except OSError as err:
+        fail(f"{option} {path}: could not write it ({err.strerror or err}); "
+             "an existing file is left as it was", 1)
+
+
+# ------------------------------------------------------------------ inputs and checks
+
+def _expert_argument(entry: AlgorithmEntry, path: str | None) -> dict:
+    """`{"expert": policy}` for algorithms that query an expert (DAgger, DART), else `{}`."""
+    if not entry.needs_expert:
         if path is not None:
-            raise typer.BadParameter(f"--expert: {algo} does not query an expert")
+            fail(f"--expert {path}: {entry.name} does not query an expert; leave --expert out")
         return {}
     if path is None:
-        raise typer.BadParameter(f"--expert: {algo} queries an expert; give a saved policy "
-                                 "(`jaxil expert ENV --out expert.eqx`)")
+        fail(f"--expert: {entry.name} queries an expert; expected a saved policy "
+             "(`jaxil expert ENV --out expert.eqx`)")
+    return {"expert": _load_policy("--expert", path)}
+
+
+def _load_policy(option: str, path: str):
+    """The policy saved at `path`, or one line naming `option`."""
+    import jaxil
+
     try:
-        return {"expert": jaxil.load_policy(path)}
+        return jaxil.load_policy(path)
     except (ValueError, OSError) as err:
-        raise typer.BadParameter(f"--expert {path}: {err}") from err
+        fail(f"{option} {path}: {_without_path(err, path)}")
+
+
+def _without_path(err: Exception, path: str) -> str:
+    """The message of `err` without a leading `"<path>: "` (the caller names the path)."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    message = _one_line(err)
+    return message.removeprefix(f"{os.fspath(path)}: ")
 
 
 def _make_env(name: str, backend: str | None):
+    """`jaxil.envs.make(name)`, with `--backend` for Brax environments only."""
     from jaxil import envs
 
+    if backend is not None and not name.startswith("brax/"):
+        fail(f"--backend {backend}: only Brax environments (--env brax/<name>) have a "
+             f"physics backend; --env {name} has none")
     try:
         return envs.make(name, **({"backend": backend} if backend else {}))
+    except ImportError as err:  # an optional extra that is not installed
+        fail(f"--env {name}: {_one_line(err).removeprefix(f'{name} ')}")
     except ValueError as err:
-        raise typer.BadParameter(str(err)) from err
+        message = _one_line(err).removeprefix("env name: ")
+        if backend is not None and "backend" in message:
+            fail(f"--backend {backend}: {message}")
+        fail(f"--env {name}: {message}")
 
+
+def _check_env_fits(entry: AlgorithmEntry, environment: Any, name: str) -> None:
+    """A tabular algorithm needs a tabular environment."""
+    from jaxil import envs
+    from jaxil.tabular import TabularEnv
+
+    if entry.tabular and not isinstance(environment.unwrapped, TabularEnv):
+        tabular = [n for n in envs.names()
+                   if isinstance(envs.make(n).unwrapped, TabularEnv)]
+        fail(f"--env {name}: {entry.name} is a tabular method; expected a tabular "
+             f"environment: {', '.join(tabular)}")
+
+
+def _load_demos(path: str, spec: Any):
+    """The demonstrations at `path`, checked against `spec`, or one line naming `--demos`."""
+    import jaxil
+
+    try:
+        return jaxil.data.load(path, spec=spec)
+    except (ValueError, OSError, ImportError) as err:  # ImportError: the [io] extra is missing
+        fail(f"--demos {path}: {_without_path(err, path)}")
+
+
+def _not_finite(tree: Any) -> bool:
+    """Some floating-point array leaf of `tree` holds a NaN or an infinity."""
+    import equinox as eqx
+    import jax
+    import numpy as np
+
+    leaves = jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array))
+    return any(not np.isfinite(np.asarray(x)).all() for x in leaves)
+
+
+def _first_bad_metric(metrics: Mapping[str, Any]) -> str | None:
+    """`"'name' at update i"` for the first non-finite value of a metric history, or None."""
+    import numpy as np
+
+    first: dict[str, int] = {}
+    for name, values in metrics.items():
+        values = np.atleast_1d(np.asarray(values))
+        if np.issubdtype(values.dtype, np.inexact):
+            bad = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+            if bad.size:
+                first[name] = int(bad[0])
+    if not first:
+        return None
+    name = min(sorted(first), key=first.get)
+    return f"'{name}' at update {first[name]}"
+
+
+def _check_finite(what: str, policy: Any, metrics: Mapping[str, Any]) -> None:
+    """Fails (exit 1, nothing written) when training produced non-finite numbers."""
+    bad_metric = _first_bad_metric(metrics)
+    if bad_metric is None and not _not_finite(policy):
+        return
+    found = ("the policy's parameters are not finite" if bad_metric is None
+             else f"metric {bad_metric} is not finite")
+    fail(f"{what} diverged: {found}; nothing was written (try a smaller learning rate "
+         "or max_grad_norm)", 1)
+
+
+def _check_policy_fits(loaded: Any, path: str, environment: Any, env: str) -> None:
+    """The saved policy's observation size and action space are the environment's."""
+    from jaxil.types import Discrete
+
+    arch, spec = loaded.network.arch, environment.spec
+    if arch.observation_size != spec.observation_size:
+        fail(f"policy {path}: observation size {arch.observation_size} does not match "
+             f"--env {env}'s {spec.observation_size}")
+    mine, theirs = arch.action_space, spec.action_space
+    same = (type(mine) is type(theirs)
+            and (mine.n == theirs.n if isinstance(mine, Discrete)
+                 else tuple(mine.shape) == tuple(theirs.shape)))
+    if not same:
+        fail(f"policy {path}: acts in {mine}, but --env {env}'s actions are {theirs}")
+
+
+# ------------------------------------------------------------------------- commands
 
 @app.command()
 def quickstart(
     out: Annotated[str, typer.Option(help="Output directory.")] = "runs/quickstart",
-    seed: Annotated[int, typer.Option(help="PRNG seed.")] = 0,
-    episodes: Annotated[int, typer.Option(help="Expert episodes for BC.")] = 10,
+    seed: Seed = 0,
+    episodes: Annotated[int, typer.Option(min=1, help="Expert episodes for BC.")] = 10,
 ):
     """Trains PPO experts, collects demos, runs BC and prints a table of returns."""
     from jaxil.quickstart import run_quickstart
 
+    _check_output_dir("--out", out)
     run_quickstart(out, seed=seed, num_episodes=episodes, console=console)
 
 
@@ -108,53 +520,72 @@ def quickstart(
 def expert(
     env: Annotated[str, typer.Argument(help="Environment name, e.g. cartpole or brax/hopper.")],
     out: Annotated[str, typer.Option(help="Where to save the expert policy (.eqx).")],
-    timesteps: Annotated[int | None, typer.Option(help="PPO env steps (default per env).")]
-    = None,
-    seed: Annotated[int, typer.Option(help="PRNG seed.")] = 0,
+    timesteps: Annotated[int | None, typer.Option(
+        min=1, help="PPO env steps (default per env).")] = None,
+    seed: Seed = 0,
     demos: Annotated[str | None, typer.Option(help="Also collect demos to this .npz.")] = None,
-    episodes: Annotated[int, typer.Option(help="Episodes to collect with --demos.")] = 10,
-    backend: Annotated[str | None, typer.Option(help="Brax backend.")] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes to collect with --demos.")]
+    = 10,
+    backend: Backend = None,
     sampled_actions: Annotated[bool, typer.Option(
         help="Record sampled actions in --demos instead of the expert's mode.")] = False,
+    force: Force = False,
 ):
     """Trains a PPO expert on ENV and saves it (optionally with demonstrations)."""
     import jax
 
     import jaxil
 
+    check_output("--out", out, "policy", {"--demos": demos}, force)
+    if demos:
+        check_output("--demos", demos, "demos", {"--out": out}, force)
     environment = _make_env(env, backend)
+    minimum = jaxil.experts.default_config(environment.spec.name).batch_size
+    if timesteps is not None and timesteps < minimum:
+        fail(f"--timesteps {timesteps}: expected at least {minimum} for {env} (one PPO "
+             "update: num_envs * rollout_length environment steps)")
     key = jax.random.key(seed)
     with console.status(f"training a PPO expert on {env}"):
-        policy, info = jaxil.experts.train_ppo(environment, key, num_timesteps=timesteps)
-    jaxil.save_policy(out, policy)
-    console.print(f"expert on {env}: mean return {info['eval_return']:.1f} "
-                  f"({info['timesteps']} steps, {info['seconds']:.1f} s) -> {out}")
+        try:
+            policy, info = jaxil.experts.train_ppo(environment, key, num_timesteps=timesteps)
+        except ValueError as err:
+            fail(f"expert on {env}: {_one_line(err)}")
+    _check_finite(f"the PPO expert on {env}", policy, info["metrics"])
+    data = None
     if demos:
         data = jaxil.data.collect(environment, policy, jax.random.fold_in(key, 1), episodes,
                                   deterministic=not sampled_actions)
-        jaxil.data.save(demos, data, metadata={"env": env, "expert_return":
-                                               float(info["eval_return"])})
+    _write("--out", out, lambda: jaxil.save_policy(out, policy))
+    console.print(f"expert on {env}: mean return {info['eval_return']:.1f} "
+                  f"({info['timesteps']} steps, {info['seconds']:.1f} s) -> {out}")
+    if data is not None:
+        metadata = {"env": env, "expert_return": float(info["eval_return"])}
+        _write("--demos", demos, lambda: jaxil.data.save(demos, data, metadata=metadata))
         console.print(f"{episodes} episodes (mean return {data.returns.mean():.1f}) -> {demos}")
 
 
 @app.command()
 def train(
-    algo: Annotated[str, typer.Argument(help="Algorithm: bc, gail, airl, gaifo, fgail, ...")],
+    algo: Annotated[AlgorithmName, typer.Argument(
+        help="Algorithm (see `jaxil.algorithms.ALGORITHMS`).")],
     env: Annotated[str, typer.Option(help="Environment name.")],
     demos: Annotated[str, typer.Option(help="Demonstrations (.npz from `jaxil expert`).")],
     out: Annotated[str, typer.Option(help="Where to save the learned policy.")]
     = "policy.eqx",
-    updates: Annotated[int, typer.Option(help="Number of updates.")] = 2_000,
-    batch_size: Annotated[int, typer.Option(help="Expert transitions per update.")] = 256,
-    seed: Annotated[int, typer.Option(help="PRNG seed.")] = 0,
+    updates: Annotated[int, typer.Option(min=1, help="Number of updates.")] = 2_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Expert transitions per update.")]
+    = 256,
+    seed: Seed = 0,
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Config override name=value (repeatable).")] = None,
-    backend: Annotated[str | None, typer.Option(help="Brax backend.")] = None,
+        "--set", help="Config override name=value, dotted for nested settings "
+                      "(ppo.gamma=0.99); repeatable.")] = None,
+    backend: Backend = None,
     metrics_csv: Annotated[str | None, typer.Option(help="Write per-update metrics here.")]
     = None,
     expert: Annotated[str | None, typer.Option(
         help="A saved expert policy (.eqx from `jaxil expert`), for methods that query "
              "one (dagger, dart).")] = None,
+    force: Force = False,
 ):
     """Trains ALGO on demonstrations and saves the policy."""
     import time
@@ -164,14 +595,26 @@ def train(
 
     import jaxil
 
-    factory, config_cls = _algorithm(algo)
-    config = _parse_overrides(config_cls, set_ or [])
+    algo = algo.value
+    entry = ALGORITHMS[algo]
+    overrides = set_ or []
+    config = parse_overrides(entry.config, overrides)
+    inputs = {"--demos": demos, "--expert": expert}
+    check_output("--out", out, "policy", {**inputs, "--metrics-csv": metrics_csv}, force)
+    if metrics_csv:
+        check_output("--metrics-csv", metrics_csv, "metrics", {**inputs, "--out": out}, force)
     environment = _make_env(env, backend)
+    _check_env_fits(entry, environment, env)
+    data = _load_demos(demos, environment.spec)
+    if data.actions is None and entry.needs_actions(config):
+        fail(f"--demos {demos}: {algo} needs demonstrations with actions; these are "
+             "state-only")
+    extra = _expert_argument(entry, expert)
+    context = f"{algo} on {env}"
     try:
-        data = jaxil.data.load(demos, spec=environment.spec)
-    except (ValueError, OSError) as err:
-        raise typer.BadParameter(f"--demos {demos}: {err}") from err
-    algorithm = factory(environment, config, **_expert_argument(factory, algo, expert))
+        algorithm = entry.factory(environment, config, **extra)
+    except ValueError as err:
+        fail(_setting_error(err, overrides, context))
     start = time.perf_counter()
     with console.status(f"training {algo} on {env} ({updates} updates)"):
         try:  # host-side checks of the demos and settings raise before anything compiles
@@ -179,17 +622,19 @@ def train(
                 lambda k: jaxil.train(algorithm, k, data, updates, batch_size))(
                 jax.random.key(seed))
         except ValueError as err:
-            raise typer.BadParameter(str(err)) from err
+            fail(_setting_error(err, overrides, f"{context} with --demos {demos}"))
         jax.block_until_ready(state)
     seconds = time.perf_counter() - start
     policy = algorithm.policy(state)
-    jaxil.save_policy(out, policy)
+    metrics = {k: np.asarray(v) for k, v in metrics.items()}
+    _check_finite(f"{context} ({updates} updates)", policy, metrics)
     returns = jaxil.evaluate(environment, policy, jax.random.key(seed + 1), 20)
+    _write("--out", out, lambda: jaxil.save_policy(out, policy))
     if metrics_csv:
         from jaxil.logging import write_metrics_csv
 
-        write_metrics_csv(metrics_csv, {k: np.asarray(v) for k, v in metrics.items()},
-                          run=f"{algo}/{env}")
+        _write("--metrics-csv", metrics_csv,
+               lambda: write_metrics_csv(metrics_csv, metrics, run=f"{algo}/{env}"))
     console.print(f"{algo} on {env}: {updates} updates in {seconds:.1f} s, "
                   f"mean return {float(returns.mean()):.1f} -> {out}")
 
@@ -198,9 +643,9 @@ def train(
 def eval_(
     policy: Annotated[str, typer.Argument(help="A saved policy (.eqx).")],
     env: Annotated[str, typer.Option(help="Environment name.")],
-    episodes: Annotated[int, typer.Option(help="Number of episodes.")] = 20,
-    seed: Annotated[int, typer.Option(help="PRNG seed.")] = 0,
-    backend: Annotated[str | None, typer.Option(help="Brax backend.")] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="Number of episodes.")] = 20,
+    seed: Seed = 0,
+    backend: Backend = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ):
     """Evaluates a saved policy: mean and std of complete-episode returns."""
@@ -210,14 +655,11 @@ def eval_(
     import jaxil
 
     environment = _make_env(env, backend)
-    try:
-        loaded = jaxil.load_policy(policy)
-    except (ValueError, OSError) as err:
-        raise typer.BadParameter(f"policy {policy}: {err}") from err
-    if loaded.network.arch.observation_size != environment.spec.observation_size:
-        raise typer.BadParameter(
-            f"policy {policy}: observation size {loaded.network.arch.observation_size} "
-            f"does not match {env}'s {environment.spec.observation_size}")
+    loaded = _load_policy("policy", policy)
+    _check_policy_fits(loaded, policy, environment, env)
+    if _not_finite(loaded):
+        fail(f"policy {policy}: its weights are not finite (NaN or inf); refusing to "
+             "evaluate it", 1)
     returns = np.asarray(jaxil.evaluate(environment, loaded, jax.random.key(seed), episodes))
     result = {"env": env, "policy": os.fspath(policy), "episodes": episodes,
               "mean_return": float(returns.mean()), "std_return": float(returns.std())}
@@ -228,8 +670,47 @@ def eval_(
                       f"± {result['std_return']:.1f} over {episodes} episodes")
 
 
+@app.command()
+def convert(
+    src: Annotated[str, typer.Argument(help="Demonstrations to read (a file or a folder).")],
+    dst: Annotated[str, typer.Argument(
+        help="Where to write them (a folder for imitation-hf and minari).")],
+    env: Annotated[str, typer.Option(
+        help="Environment name: the demos are checked against it, and its time limit tells "
+             "time-outs from terminations where the source format merges them.")],
+    from_: Annotated[str, typer.Option(
+        "--from", help="Source format: auto (detect), jaxil, imitation, imitation-hf, "
+                       "minari, d4rl or ogbench.")] = "auto",
+    to: Annotated[str, typer.Option(
+        help="Destination format: jaxil, imitation, imitation-hf or minari.")] = "jaxil",
+):
+    """Converts demonstrations between formats (jaxil, imitation, Minari, D4RL, OGBench)."""
+    from jaxil.data import formats
+    from jaxil.data.formats.convert import convert as convert_demos
+
+    for option, name, known in (("--from", from_, ("auto", *formats.READABLE)),
+                                ("--to", to, formats.WRITABLE)):
+        if name not in known:
+            fail(f"{option} {name}: expected one of {', '.join(known)}")
+    environment = _make_env(env, None)
+    if os.path.exists(dst) and _same_file(src, dst):
+        fail(f"DST {dst}: is the same as SRC {src}; refusing to overwrite it")
+    try:
+        demos = convert_demos(src, dst, spec=environment.spec, src_format=from_, dst_format=to)
+    except (ValueError, ImportError) as err:
+        message = _one_line(err)
+        named = message.startswith((os.fspath(src), os.fspath(dst), os.path.abspath(dst)))
+        fail(message if named else f"{dst}: {message}")
+    except OSError as err:
+        fail(f"{dst}: could not convert {src} ({err.strerror or err}); nothing was "
+             "written", 1)
+    console.print(f"{demos.num_episodes} episodes ({demos.num_transitions} steps): {src} "
+                  f"-> {dst} ({to})")
+
+
 def main() -> None:
-    app()
+    """The `jaxil` entry point: exits with the command's code (errors as one line)."""
+    sys.exit(run_reporting_errors(app))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@
 - Classical IRL on tabular MDPs (on `jaxil.tabular`): `maxent_irl`, `apprenticeship`, `mwal`.
 - Sample-based IRL: `gcl` (guided cost learning).
 - Reinforcement learning: `ppo` (experts, and the RL inside adversarial methods and GCL).
+
+`ALGORITHMS` (from `registry`) names every imitation algorithm with its factory, config
+class and needs (an expert to query, a tabular env); `jaxil train` reads it.
 """
 
 from jaxil.algorithms.aggregation import AggregationConfig, AggregationState
@@ -41,3 +44,8 @@ __all__ = [
     "error_covariance", "fgail", "gaifo", "gail", "gcl", "gcl_reward", "maxent_irl",
     "maxent_irl_step", "mwal", "ppo",
 ]
+
+from jaxil.algorithms import registry  # noqa: E402  (ALGORITHMS: name -> factory, config)
+from jaxil.algorithms.registry import ALGORITHMS, AlgorithmEntry  # noqa: E402
+
+__all__ += ["ALGORITHMS", "AlgorithmEntry", "registry"]

@@ -6,6 +6,12 @@ jaxil's `TimeLimit` wrapper, so `terminated` and `truncated` stay apart.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
+import sys
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import jax.numpy as jnp
@@ -14,6 +20,26 @@ from jaxil.envs.base import Env, EnvState, base_state
 from jaxil.types import Array, Box, EnvSpec, PRNGKey
 
 BRAX_DEFAULT_EPISODE_STEPS = 1000
+
+_BACKEND_NOISE = re.compile(r"Failed to import (mujoco_)?warp: ")
+"""Lines MuJoCo prints on stdout when importing MJX without its optional `warp` backend."""
+
+
+@contextlib.contextmanager
+def _quiet_backend_imports() -> Iterator[None]:
+    """Hides the import noise of Brax and MuJoCo that no jaxil user can act on: MuJoCo's
+    "Failed to import warp" lines (printed, not logged) and Brax's "not actively being
+    maintained" `UserWarning`. Every other line printed meanwhile is passed on."""
+    captured = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(captured):
+            warnings.filterwarnings("ignore", message="Brax System, piplines",
+                                    category=UserWarning)
+            yield
+    finally:
+        kept = [line for line in captured.getvalue().splitlines(keepends=True)
+                if not _BACKEND_NOISE.match(line)]
+        sys.stdout.write("".join(kept))
 
 
 class _ExternalEnv(Env):
@@ -49,14 +75,16 @@ class BraxEnv(_ExternalEnv):
 
     def __init__(self, name: str, backend: str | None = None,
                  max_episode_steps: int = BRAX_DEFAULT_EPISODE_STEPS, **kwargs: Any):
-        from brax import envs as brax_envs
+        with _quiet_backend_imports():
+            from brax import envs as brax_envs
 
         if name not in brax_envs._envs:  # noqa: SLF001 - Brax has no public registry query
             known = ", ".join(sorted(brax_envs._envs))
             raise ValueError(f"env name: unknown Brax environment {name!r}; known: {known}")
         if backend is not None:
             kwargs["backend"] = backend
-        env = brax_envs.get_environment(name, **kwargs)
+        with _quiet_backend_imports():
+            env = brax_envs.get_environment(name, **kwargs)
         super().__init__(env, f"brax/{name}", env.observation_size, env.action_size,
                          max_episode_steps)
 
@@ -69,13 +97,15 @@ class PlaygroundEnv(_ExternalEnv):
 
     def __init__(self, name: str, max_episode_steps: int | None = None, **kwargs: Any):
         try:
-            from mujoco_playground import registry
+            with _quiet_backend_imports():
+                from mujoco_playground import registry
         except ImportError as err:
             raise ImportError(
                 f"playground/{name} needs MuJoCo Playground, which is an optional extra: "
                 "install it with `pip install 'jaxil[playground]'`"
             ) from err
-        env = registry.load(name, **kwargs)
+        with _quiet_backend_imports():
+            env = registry.load(name, **kwargs)
         obs_size = env.observation_size
         if not isinstance(obs_size, int):
             raise ValueError(
