@@ -5,6 +5,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from cli_subprocess import run_jaxil
 from typer.testing import CliRunner
 
 import jaxil
@@ -91,15 +92,6 @@ def test_eval_rejects_a_file_that_is_not_a_policy(tmp_path):
     assert result.exit_code != 0 and "no-such-env" in result.output
 
 
-def _jaxil(*args, cwd):
-    """Runs the installed `jaxil` command as a user would: a subprocess."""
-    import subprocess
-    import sys
-
-    code = "from jaxil.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600,
-                          env={"COLUMNS": "400", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
 
 
 def test_train_dagger_queries_a_saved_expert(demos_file, tmp_path):
@@ -108,7 +100,7 @@ def test_train_dagger_queries_a_saved_expert(demos_file, tmp_path):
         jaxil.networks.PolicyArch.for_env(env.spec, hidden_sizes=(8,)), jax.random.key(0))
     jaxil.save_policy(tmp_path / "expert.eqx", expert)
     out = tmp_path / "dagger.eqx"
-    done = _jaxil("train", "dagger", "--env", "cartpole", "--demos", demos_file, "--expert",
+    done = run_jaxil("train", "dagger", "--env", "cartpole", "--demos", demos_file, "--expert",
                   "expert.eqx", "--out", out, "--updates", "2", "--batch-size", "16",
                   cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -116,7 +108,7 @@ def test_train_dagger_queries_a_saved_expert(demos_file, tmp_path):
     # the user's mistakes: one line naming the option, no traceback, nothing written
     for args, option in ((["train", "dagger"], "--expert"),
                          (["train", "bc", "--expert", "expert.eqx"], "--expert")):
-        done = _jaxil(*args, "--env", "cartpole", "--demos", demos_file, "--out", "x.eqx",
+        done = run_jaxil(*args, "--env", "cartpole", "--demos", demos_file, "--out", "x.eqx",
                       cwd=tmp_path)
         assert done.returncode == 2 and option in done.stderr, done.stderr
         assert "Traceback" not in done.stderr + done.stdout
@@ -133,7 +125,7 @@ def test_train_refuses_early_ending_demos_for_a_biased_reward_in_one_message(tmp
     path, out = tmp_path / "early.npz", tmp_path / "gail.eqx"
     jaxil.data.save(path, demos)
     before = path.read_bytes()
-    result = _jaxil("train", "gail", "--env", "cartpole", "--demos", path, "--updates", 1,
+    result = run_jaxil("train", "gail", "--env", "cartpole", "--demos", path, "--updates", 1,
                     "--batch-size", 16, "--out", out, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr

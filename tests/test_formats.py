@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import h5py  # the `io` extra, in the `test` extra too
@@ -18,6 +17,7 @@ import jax
 import numpy as np
 import pyarrow as pa
 import pytest
+from cli_subprocess import run_jaxil
 
 import jaxil
 from jaxil.data import Demos, convert, formats, load, load_with_metadata, make_demos, save
@@ -581,12 +581,6 @@ def test_missing_extras_raise_one_clear_error(tmp_path, monkeypatch, module, fmt
 # ------------------------------------------------------------------ command line
 
 
-def _jaxil(*args, cwd):
-    """The `jaxil` command as a user runs it: a subprocess."""
-    code = "from jaxil.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600,
-                          env={"COLUMNS": "400", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
 
 
 def test_cli_convert(tmp_path, random_cartpole):
@@ -623,7 +617,7 @@ def test_cli_trains_bc_directly_on_an_imitation_rollout_file(tmp_path, cartpole,
     path = tmp_path / "expert_rollouts.npz"
     write_imitation_npz(path, expert_episodes)
     out = tmp_path / "bc.eqx"
-    done = _jaxil("train", "bc", "--env", "cartpole", "--demos", path, "--out", out,
+    done = run_jaxil("train", "bc", "--env", "cartpole", "--demos", path, "--out", out,
                   "--updates", 500, "--batch-size", 256, "--seed", 0, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     key = jax.random.key(123)
