@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process umask (reading it means setting it, so it is set straight back)."""
     mask = os.umask(0o022)
     os.umask(mask)
@@ -33,7 +33,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     try:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; use the usual mode
-                os.fchmod(f.fileno(), 0o666 & ~_umask())
+                os.fchmod(f.fileno(), 0o666 & ~current_umask())
             write(f)
             f.flush()
             os.fsync(f.fileno())

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from jaxil.data.demos import Demos, make_demos
+from jaxil.io import current_umask
 from jaxil.types import EnvSpec, spec_to_json
 
 # How an episode ends, one code per episode (`ends[N]`).
@@ -193,7 +194,7 @@ def atomic_directory(path: str | os.PathLike, fmt: str, write: Callable[[str], N
     parent = os.path.dirname(path)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{os.path.basename(path)}-")
     try:
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~current_umask())
         write(tmp)
         if os.path.lexists(path):
             old = tempfile.mkdtemp(dir=parent, prefix=f".old-{os.path.basename(path)}-")
@@ -210,9 +211,3 @@ def atomic_directory(path: str | os.PathLike, fmt: str, write: Callable[[str], N
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
