@@ -26,6 +26,7 @@ from jaxil.adversarial import (
     safe_norm,
 )
 from jaxil.adversarial.inputs import without_indicator_gradient
+from jaxil.adversarial.rewards import centre_on_absorbing
 from jaxil.adversarial.trainer import action_log_probs, bc_warm_start
 from jaxil.algorithms import GAILConfig, airl, gail
 from jaxil.algorithms.airl import airl_logits
@@ -195,16 +196,38 @@ def test_airl_logits_by_hand():
         np.testing.assert_allclose(logits[i], expected, rtol=1e-5)
 
 
-def test_learned_reward_is_g_with_the_absorbing_bootstrap():
+def test_learned_reward_is_g_centred_on_the_absorbing_state():
     spec = EnvSpec("t", 2, Box((1,)), 10)
     disc = make_discriminator(spec, "sa", jax.random.key(1), (8,), absorbing=True)
     reward = LearnedReward(disc)
     tr = _transitions([False, True], discrete=False)
     r = reward.transition_rewards(tr, 0.9)
     single = jax.vmap(reward)(tr.obs, tr.action, tr.next_obs)
-    np.testing.assert_allclose(r[0], single[0], rtol=1e-6)
     r_abs = disc.net.reward(disc.absorbing_features())
-    np.testing.assert_allclose(r[1], single[1] + 9.0 * r_abs, rtol=1e-5)
+    assert abs(float(r_abs)) > 1e-3  # the centring below is visible
+    # every step, the terminal one included, is centred; no lump at the termination
+    np.testing.assert_allclose(r, single - r_abs, rtol=1e-5, atol=1e-6)
+    # without the absorbing option: g as it is, whatever the discount
+    plain = LearnedReward(make_discriminator(spec, "sa", jax.random.key(1), (8,)))
+    np.testing.assert_allclose(plain.transition_rewards(tr, 0.9),
+                               plain.transition_rewards(tr, 0.5))
+
+
+def test_centring_on_the_absorbing_state_keeps_return_differences():
+    """Two episodes that terminate after 3 and 5 steps and then stay absorbed forever
+    (reward `r_abs` a step): the learner sees only the centred rewards up to each
+    termination, and the difference of their returns is the same as in the absorbing MDP
+    (each centred return is the absorbing-MDP return minus `r_abs / (1 - gamma)`)."""
+    gamma, r_abs = 0.9, 0.7
+    short = np.array([0.3, -0.2, 0.5])
+    long = np.array([0.1, 0.4, 0.2, 0.6, -0.1])
+    discount = lambda r: float(np.sum(np.asarray(r) * gamma ** np.arange(len(r))))
+    absorbed = lambda r: discount(r) + r_abs * gamma ** len(r) / (1 - gamma)
+    centred = lambda r: discount(centre_on_absorbing(jnp.asarray(r), r_abs))
+    np.testing.assert_allclose(centred(short), absorbed(short) - r_abs / (1 - gamma),
+                               rtol=1e-5)
+    np.testing.assert_allclose(centred(short) - centred(long),
+                               absorbed(short) - absorbed(long), rtol=1e-5)
 
 
 def test_action_log_probs_match_the_distribution():

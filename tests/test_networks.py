@@ -11,6 +11,7 @@ import pytest
 
 from jaxil.networks import (
     MLP,
+    EpsilonRandom,
     PolicyArch,
     RandomPolicy,
     ValueNetwork,
@@ -162,3 +163,26 @@ def test_normalizer_stays_finite_for_huge_observations():
     for stats in (normalizer_from_data(x), in_parts):
         assert np.isfinite(stats.var).all() and np.isfinite(stats.mean).all()
         np.testing.assert_allclose(stats.var, want, rtol=1e-3)
+
+
+def test_epsilon_random_acts_at_random_with_probability_epsilon():
+    space = Discrete(5)
+    constant = lambda obs, key: jnp.asarray(3, jnp.int32)  # a policy that always acts 3
+    keys = jax.random.split(jax.random.key(0), 4000)
+    obs = jnp.zeros(2)
+    act = lambda eps: np.asarray(jax.vmap(lambda k: EpsilonRandom(constant, eps, space)(obs, k))(
+        keys))
+    np.testing.assert_array_equal(act(0.0), 3)
+    # with epsilon 0.4, action 3 comes from the policy (0.6) or the uniform draw (0.4 / 5)
+    frequencies = np.bincount(act(0.4), minlength=5) / len(keys)
+    np.testing.assert_allclose(frequencies, [0.08, 0.08, 0.08, 0.68, 0.08], atol=0.025)
+    box = Box((2,), -1.0, 2.0)
+    actions = np.asarray(jax.vmap(lambda k: EpsilonRandom(lambda o, kk: jnp.zeros(2), 1.0, box)(
+        obs, k))(keys))
+    assert actions.min() >= -1.0 and actions.max() <= 2.0 and actions.std() > 0.5
+    # the acting mode passes through to the wrapped policy
+    policy = make_actor_policy(PolicyArch(2, box), jax.random.key(1))
+    noisy = EpsilonRandom(policy, 0.0, box).with_deterministic(True)
+    assert noisy.policy.deterministic
+    np.testing.assert_array_equal(noisy(obs, keys[0]), policy.with_deterministic(True)(obs,
+                                                                                      keys[0]))

@@ -60,6 +60,25 @@ def absorbing_bootstrap(gamma: Array | float) -> Array:
     return gamma / jnp.maximum(1.0 - gamma, 1e-6)
 
 
+def centre_on_absorbing(rewards: Array, absorbing_reward: Array) -> Array:
+    """`rewards - absorbing_reward`: rewards `[...]` centred on the absorbing state's `[]`.
+
+    With an absorbing state (DAC, Kostrikov et al. 2019) every episode goes on forever:
+    a termination leads into the absorbing state, which loops on itself with reward
+    `r_abs`, and a time-out only cuts the episode short. Subtracting the constant `r_abs`
+    from every reward therefore moves every return by the same `r_abs / (1 - gamma)` and
+    leaves the optimal policy and every advantage unchanged, while the absorbing state's
+    own reward becomes exactly 0. A learner that stops at a termination (PPO's GAE) then
+    needs no bootstrap through the absorbing state: instead of a lump of
+    `gamma / (1 - gamma) * r_abs` paid at the terminal step (about 99 rewards for
+    `gamma = 0.99`, which the value network must track as the discriminator moves), ending
+    an episode is worth exactly what the remaining steps' rewards `r - r_abs` say: it pays
+    when the discriminator finds the absorbing state more expert-like than the states the
+    policy would visit instead, and costs otherwise.
+    """
+    return rewards - absorbing_reward
+
+
 class LearnedReward(eqx.Module):
     """The learned `g` of a `Discriminator` as a reward function (a `RewardFn`).
 
@@ -78,17 +97,17 @@ class LearnedReward(eqx.Module):
         return d.net.reward(x)
 
     def transition_rewards(self, tr: Transition, gamma: Array | float) -> Array:
-        """Rewards `[...]` of a batch of transitions `tr[...]`.
+        """Rewards `[...]` of a batch of transitions `tr[...]` (`gamma` is part of PPO's
+        `reward_fn` protocol; these rewards need no discount).
 
-        With an absorbing state, a terminal transition leads into it and its reward adds
-        the discounted value of staying there, `gamma / (1 - gamma) * g(absorbing)`, so an
-        agent that does not bootstrap after termination sees the same returns.
+        With an absorbing state, every reward is centred on the absorbing state's,
+        `g(s, a, s') - g(absorbing)` (see `centre_on_absorbing`), so an agent that stops
+        at a termination sees the returns, up to a constant, of one that stays absorbed.
         """
         d = self.discriminator
         lead = tr.terminated.ndim
         flat = jax.tree.map(lambda a: jnp.reshape(a, (-1,) + a.shape[lead:]), tr)
         rewards = jnp.reshape(jax.vmap(d.net.reward)(d.features(flat)), tr.terminated.shape)
         if d.absorbing:
-            r_abs = d.net.reward(d.absorbing_features())
-            rewards = rewards + tr.terminated * absorbing_bootstrap(gamma) * r_abs
+            rewards = centre_on_absorbing(rewards, d.net.reward(d.absorbing_features()))
         return rewards

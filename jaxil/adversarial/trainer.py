@@ -7,9 +7,10 @@ turns one into an `Algorithm` whose `update(state, expert_batch)` is, as one pur
 1. roll the current policy out for `T` steps in `B` vectorised environments (PPO's
    `collect`; the transitions keep the true final observation and `terminated` apart from
    `truncated`);
-2. relabel the rollout's rewards with the discriminator, `r = clip(mapping(logits))`,
-   plus, with the absorbing-state option, the discounted reward of the absorbing state
-   after a terminal step;
+2. relabel the rollout's rewards with the discriminator, `r = clip(mapping(logits))`;
+   with the absorbing-state option, centred on the absorbing state's reward,
+   `r - r_abs` (`centre_on_absorbing`: the same optimal policy as staying absorbed
+   forever after a termination, without a lump at the terminal step);
 3. take `disc_steps` discriminator steps, each on a slice of the expert batch against as
    many policy samples (from this rollout, or from a replay of recent rollouts), with an
    optional gradient penalty;
@@ -49,7 +50,12 @@ from jaxil.adversarial.networks import (
     DiscriminatorNet,
     make_discriminator,
 )
-from jaxil.adversarial.rewards import LearnedReward, RewardMapping, absorbing_bootstrap
+from jaxil.adversarial.rewards import (
+    LearnedReward,
+    RewardMapping,
+    absorbing_bootstrap,
+    centre_on_absorbing,
+)
 from jaxil.core import Algorithm
 from jaxil.data.buffer import BufferState, buffer_add, buffer_init, buffer_sample
 from jaxil.data.sampling import sample_batch
@@ -121,12 +127,13 @@ class AdversarialConfig(eqx.Module):
             `"interpolate"` (on expert-policy interpolates, centred on `gp_target`) or
             `"none"`.
         absorbing_state: DAC-style absorbing state after terminal steps, never after
-            time-outs (see `jaxil.adversarial.inputs`): its reward is learned, so a
-            termination is neither a built-in bonus nor a built-in penalty. Off by
-            default: with the always-positive default reward the learned absorbing reward
-            is still positive, and a policy can learn to end episodes to collect it (seen
-            on cartpole from demos that never end, and on a goal task); see
-            `benchmarks/RESULTS.md`.
+            time-outs (see `jaxil.adversarial.inputs`): its reward `r_abs` is learned and
+            every relabelled reward is centred on it (`r - r_abs`), so a termination pays
+            exactly what the discriminator says the absorbing state is worth against the
+            states it cuts off. Off by default: from demos whose episodes end early some
+            seeds still settle on ending episodes at once (the occupancy-matching
+            objective is nearly indifferent there), and a goal task was not learned; see
+            `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends".
         allow_variable_horizon: accept demos with early terminations for a signed reward
             without an absorbing state (the bias is then the user's choice).
         replay_rollouts: if `> 0`, policy samples for the discriminator come from a replay
@@ -143,13 +150,10 @@ class AdversarialConfig(eqx.Module):
         are clipped to `[-reward_clip, reward_clip]`), bc_learning_rate, absorbing_weight
         (with an absorbing state: the weight, per terminal step, of the absorbing state's
         self-transition among the discriminator's samples of the same side. `None`, the
-        default, is `gamma / (1 - gamma)`: the discounted number of steps spent absorbed
-        after a termination, which is exactly how often the relabelled reward counts the
-        absorbing state's reward (`absorbing_bootstrap`), so the discriminator prices
-        the absorbing state by the occupancy the policy's return gives it. `1` counts it
-        once, as DAC's replay buffer does: then a termination pays about `gamma / (1 -
-        gamma)` times a reward learned from a hundredth of that mass, and ending the
-        episode at once can become the best policy).
+        default, is `gamma / (1 - gamma)` (`absorbing_bootstrap`): the discounted number
+        of steps spent absorbed after a termination, the weight the absorbing state's
+        reward has in the return, so the discriminator prices the absorbing state by that
+        occupancy. `1` counts it once, as DAC's replay buffer does).
     """
 
     hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(64, 64))
@@ -317,7 +321,7 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         if config.absorbing_state:
             absorbed = to_reward(method.logits(disc.net, disc.absorbing_features(),
                                                jnp.zeros(()), gamma))
-            rewards = rewards + tr.terminated * absorbing_bootstrap(gamma) * absorbed
+            rewards = centre_on_absorbing(rewards, absorbed)
         return rewards
 
     def disc_loss_fn(net: DiscriminatorNet, disc: Discriminator, expert: tuple,

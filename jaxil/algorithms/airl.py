@@ -42,8 +42,8 @@ class AIRLConfig(eqx.Module):
         adversarial: the shared discriminator settings (`AdversarialConfig`; `hidden_sizes`
             is used for both `g` and `h`).
         ppo: the policy optimiser's settings (`PPOConfig`). AIRL's rewards are logits (up
-            to `reward_clip` a step, and `gamma / (1 - gamma)` times that at a termination
-            into the absorbing state): on long episodes scale them, e.g.
+            to `reward_clip` a step, twice that once centred on the absorbing state's): on
+            long episodes scale them, e.g.
             `PPOConfig(reward_scale=0.1)`, or the value network lags and learning stalls
             (see `benchmarks/adversarial_brax.py`).
     """

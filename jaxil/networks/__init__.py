@@ -31,6 +31,7 @@ from jaxil.networks.normalizer import (
 )
 from jaxil.networks.policy import (
     ActorPolicy,
+    EpsilonRandom,
     PolicyArch,
     PolicyNetwork,
     RandomPolicy,
@@ -44,7 +45,7 @@ from jaxil.networks.serialization import load_policy, save_policy
 
 __all__ = [
     "HEAD_KINDS", "MLP", "OBS_NORMALIZATIONS", "ActorPolicy", "CategoricalHead",
-    "DeterministicHead", "GaussianHead",
+    "DeterministicHead", "EpsilonRandom", "GaussianHead",
     "NormalizerState", "PolicyArch", "PolicyNetwork", "RandomPolicy", "ValueNetwork",
     "entropy", "init_normalizer", "load_policy", "make_actor_policy", "make_policy_network",
     "normalize", "normalizer_for", "normalizer_from_data", "normalizer_from_range",

@@ -208,3 +208,30 @@ class RandomPolicy(eqx.Module):
             return jax.random.randint(key, (), 0, space.n)
         return jax.random.uniform(key, space.shape, minval=jnp.asarray(space.low),
                                   maxval=jnp.asarray(space.high))
+
+
+class EpsilonRandom(eqx.Module):
+    """`policy` acting uniformly at random with probability `epsilon` at each step.
+
+    A simple way to make a weaker expert whose episodes end early (e.g. cartpole demos
+    where the pole sometimes falls): `jaxil.data.collect(env, EpsilonRandom(expert, 0.3,
+    env.spec.action_space), key, n)` records the executed actions, the expert's mode or a
+    random action. `with_deterministic` sets the wrapped policy's own acting mode.
+    """
+
+    policy: Any
+    epsilon: float | Array
+    action_space: Discrete | Box = eqx.field(static=True)
+
+    def __call__(self, obs: Array, key: PRNGKey) -> Array:
+        coin, random_key, policy_key = jax.random.split(key, 3)
+        action = self.policy(obs, policy_key)
+        random = RandomPolicy(self.action_space)(obs, random_key).astype(action.dtype)
+        return jnp.where(jax.random.uniform(coin) < self.epsilon, random, action)
+
+    def with_deterministic(self, deterministic: bool) -> EpsilonRandom:
+        """The same noise around the wrapped policy set to its mode (`True`) or sampling."""
+        if not hasattr(self.policy, "with_deterministic"):
+            return self
+        return EpsilonRandom(self.policy.with_deterministic(deterministic), self.epsilon,
+                             self.action_space)

@@ -1,0 +1,169 @@
+"""Adversarial imitation at episode ends: demos that end early, demos that never do, and a
+goal that ends the episode on arrival.
+
+For each method (`--methods`: gail, airl, gaifo, fgail) and each demo set, trains from
+scratch for `--updates` updates on `--seeds` vmapped seeds (one compiled program per
+method and demo set) and prints one JSON object per run: the expert-normalised return of
+each seed's deterministic policy over 32 episodes (cartpole) or the goal task's success
+rate and episode length. Settings (`--episode-ends`):
+
+- `absorbing` (the default since the absorbing state was centred): a DAC absorbing state,
+  rewards centred on its reward (`jaxil.adversarial.centre_on_absorbing`);
+- `variable_horizon`: no absorbing state, `allow_variable_horizon=True` (the survival
+  bias of a positive reward, kept on purpose).
+
+Demo sets:
+
+- `cartpole_never_ends`: 10 episodes of the PPO expert (500 steps each, none terminated);
+- `cartpole_ends_early`: 10 episodes of the same expert acting at random with probability
+  `--epsilon` (`jaxil.EpsilonRandom`): most episodes drop the pole before 500 steps; the
+  normalised score uses the expert's own return, 500;
+- `goal` (a continuous 2-D task): `obstacle_nav` with the obstacle moved out of reach
+  (`Layout(obstacle=(0, 1.5), obstacle_radius=0.1)`, positions stay in `[-1, 1]^2`), so
+  the goal is the only way to end an episode; 10 episodes of the scripted expert, each
+  ending at the goal after about 20 steps of the 50-step limit. An imitator with a
+  survival bias dawdles to the time limit; one without it ends at the goal.
+
+Usage:
+    python benchmarks/episode_ends.py [--seeds 4] [--methods gail,airl,gaifo,fgail]
+    python benchmarks/episode_ends.py --smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import jaxil  # noqa: E402
+from benchmarks.common import emit, machine  # noqa: E402  (run as a file or with -m)
+from jaxil import algorithms  # noqa: E402
+from jaxil.adversarial import AdversarialConfig  # noqa: E402
+from jaxil.envs.navigation import Layout, scripted_expert, success  # noqa: E402
+from jaxil.rl import PPOConfig  # noqa: E402
+
+CARTPOLE_PPO = PPOConfig(num_envs=16, rollout_length=64, num_epochs=4, num_minibatches=4,
+                         learning_rate=3e-3, entropy_coef=0.01, normalize_obs=False,
+                         deterministic_policy=True)
+GOAL_PPO = PPOConfig(num_envs=16, rollout_length=64, num_epochs=4, num_minibatches=4,
+                     learning_rate=1e-3, entropy_coef=0.0, deterministic_policy=True)
+GOAL_LAYOUT = Layout(obstacle=(0.0, 1.5), obstacle_radius=0.1)
+CONFIGS = {"gail": algorithms.GAILConfig, "airl": algorithms.AIRLConfig,
+           "gaifo": algorithms.GAIfOConfig, "fgail": algorithms.FGAILConfig}
+EPISODE_ENDS = {
+    "absorbing": AdversarialConfig(absorbing_state=True),
+    "variable_horizon": AdversarialConfig(absorbing_state=False, allow_variable_horizon=True),
+}
+
+
+def make_algo(method: str, env, adv: AdversarialConfig, ppo: PPOConfig):
+    return getattr(algorithms, method)(env, CONFIGS[method](adversarial=adv, ppo=ppo))
+
+
+def cartpole_demo_sets(epsilon: float, episodes: int):
+    env = jaxil.envs.make("cartpole")
+    expert, info = jaxil.experts.train_ppo(env, jax.random.key(0))
+    clean = jaxil.data.collect(env, expert, jax.random.key(7), episodes)
+    noisy = jaxil.data.collect(env, jaxil.EpsilonRandom(expert, epsilon, env.spec.action_space),
+                               jax.random.key(7), episodes)
+    return env, float(info["mean_return"]), {"cartpole_never_ends": clean,
+                                             "cartpole_ends_early": noisy}
+
+
+def describe(demos) -> dict:
+    lengths = np.asarray(demos.lengths)
+    return {"episodes": int(len(lengths)),
+            "terminated": int(np.asarray(demos.terminated).any(axis=1).sum()),
+            "mean_length": float(lengths.mean()), "min_length": int(lengths.min()),
+            "mean_return": float(np.asarray(demos.rewards).sum(axis=1).mean())}
+
+
+def train_seeds(algo, demos, seeds: int, updates: int, batch_size: int):
+    flat = jaxil.data.as_transitions(demos)
+    run = jax.jit(jax.vmap(lambda k, d: jaxil.train(algo, k, d, num_updates=updates,
+                                                    batch_size=batch_size),
+                           in_axes=(0, None)))
+    keys = jax.random.split(jax.random.key(0), seeds)
+    start = time.perf_counter()
+    states, metrics = run(keys, flat)
+    jax.block_until_ready(metrics)
+    seconds = time.perf_counter() - start
+    return [jax.tree.map(lambda a, i=i: a[i], states) for i in range(seeds)], seconds
+
+
+def score_cartpole(env, algo, states, expert_return: float) -> list[float]:
+    key = jax.random.key(123)
+    random = jaxil.evaluate(env, jaxil.RandomPolicy(env.spec.action_space), key, 32).mean()
+    return [round(float(jaxil.normalized_score(
+        jaxil.evaluate(env, algo.policy(s), key, 32).mean(), random, expert_return)), 3)
+        for s in states]
+
+
+def score_goal(env, algo, states) -> tuple[list[float], list[float]]:
+    rates, lengths = [], []
+    for s in states:
+        ep = jaxil.rollout_episodes(env, algo.policy(s), jax.random.key(123), 32)
+        rates.append(round(float(jnp.mean(success(ep, GOAL_LAYOUT))), 3))
+        lengths.append(round(float(jnp.mean(ep.lengths)), 1))
+    return rates, lengths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--methods", default="gail,airl,gaifo,fgail")
+    parser.add_argument("--episode-ends", default="absorbing,variable_horizon")
+    parser.add_argument("--demos", default="cartpole_ends_early,cartpole_never_ends,goal")
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--updates", type=int, default=100)
+    parser.add_argument("--goal-updates", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--epsilon", type=float, default=0.4)
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--bc-steps", type=int, default=0,
+                        help="behavioural-cloning warm start (adversarial.bc_steps)")
+    parser.add_argument("--smoke", action="store_true", help="2 seeds, 5 updates")
+    args = parser.parse_args()
+    if args.smoke:
+        args.seeds, args.updates, args.goal_updates = 2, 5, 5
+    emit({"machine": machine(), "settings": vars(args)})
+
+    wanted = args.demos.split(",")
+    env, expert_return, demo_sets = cartpole_demo_sets(args.epsilon, args.episodes)
+    goal_env = jaxil.envs.make("obstacle_nav", layout=GOAL_LAYOUT)
+    if "goal" in wanted:
+        demo_sets["goal"] = jaxil.data.collect(goal_env, scripted_expert(layout=GOAL_LAYOUT),
+                                               jax.random.key(7), args.episodes)
+    for name in wanted:
+        emit({"demos": name, **describe(demo_sets[name])})
+    for name in wanted:
+        demos = demo_sets[name]
+        goal = name == "goal"
+        for ends in args.episode_ends.split(","):
+            for method in args.methods.split(","):
+                adv = EPISODE_ENDS[ends]
+                if args.bc_steps and method != "gaifo":  # GAIfO's demos are state-only
+                    adv = dataclasses.replace(adv, bc_steps=args.bc_steps)
+                algo = make_algo(method, goal_env if goal else env, adv,
+                                 GOAL_PPO if goal else CARTPOLE_PPO)
+                updates = args.goal_updates if goal else args.updates
+                states, seconds = train_seeds(algo, demos, args.seeds, updates,
+                                              args.batch_size)
+                record = {"demos": name, "episode_ends": ends, "method": method,
+                          "updates": updates, "seconds_with_compile": round(seconds, 1)}
+                if goal:
+                    record["success"], record["mean_length"] = score_goal(goal_env, algo,
+                                                                          states)
+                else:
+                    record["normalised"] = score_cartpole(env, algo, states, expert_return)
+                emit(record)
+
+
+if __name__ == "__main__":
+    main()
