@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 import os
 import sys
 import tempfile
@@ -163,6 +164,23 @@ _KINDS: dict[str, tuple[Callable[[str], Any], str]] = {
 """Value kinds `--set` reads: `(parse, what is expected)`."""
 
 
+HEAD_OPTIONS = "head_options"
+"""The field of head-specific settings, `(name, value)` pairs: `--set head_options.NAME=V`
+(the head checks the names when the policy is built)."""
+
+
+def _parse_scalar(raw: str) -> bool | int | float | str:
+    """A JSON-like scalar: `true`/`false`, an integer, a float, else the string itself."""
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    for parse in (int, float):
+        try:
+            return parse(raw)
+        except ValueError:
+            pass
+    return raw
+
+
 def _value_kind(field: dataclasses.Field, default: Any) -> str | None:
     """Which `_KINDS` entry reads `field` (from its default, else its annotation)."""
     annotation = str(field.type)
@@ -184,6 +202,9 @@ def _parse_setting(config: Any, field: dataclasses.Field, raw: str, item: str) -
     """The value of `--set item` for `field` of `config`, parsed and checked."""
     default = getattr(config, field.name)
     kind = _value_kind(field, default)
+    if field.name == HEAD_OPTIONS:
+        fail(f"--set {item}: set one head option at a time, "
+             f"{HEAD_OPTIONS}.<name>=value (e.g. {HEAD_OPTIONS}.num_components=3)")
     if kind is None:
         fail(f"--set {item}: {field.name} ({field.type}) cannot be set from the command line; "
              "use the Python API")
@@ -207,7 +228,12 @@ def _override(config: Any, names: list[str], raw: str, item: str, prefix: str = 
         fail(f"--set {item}: {type(config).__name__} has no field {prefix + name!r}; "
              f"expected one of {', '.join(prefix + f for f in sorted(fields))}")
     current = getattr(config, name)
-    if _is_config(current):
+    if name == HEAD_OPTIONS and len(rest) == 1:  # (name, value) pairs, set one at a time
+        option = _parse_scalar(raw)
+        if isinstance(option, float) and not math.isfinite(option):
+            fail(f"--set {item}: expected a finite number")
+        value = tuple({**dict(current), rest[0]: option}.items())
+    elif _is_config(current):
         if not rest:
             fail(f"--set {item}: {prefix + name} is a group of settings "
                  f"({type(current).__name__}); expected {prefix + name}.<field>=value, e.g. "
@@ -486,8 +512,11 @@ def _check_finite(what: str, policy: Any, metrics: Mapping[str, Any]) -> None:
 
 
 def _check_policy_fits(loaded: Any, path: str, environment: Any, env: str) -> None:
-    """The saved policy's observation size and action space are the environment's."""
-    from jaxil.types import Discrete
+    """The saved policy's observation size and action space (kind, size and, for a `Box`,
+    its bounds: a squashed policy scales its actions to them) are the environment's."""
+    import numpy as np
+
+    from jaxil.types import Box, Discrete
 
     arch, spec = loaded.network.arch, environment.spec
     if arch.observation_size != spec.observation_size:
@@ -499,6 +528,12 @@ def _check_policy_fits(loaded: Any, path: str, environment: Any, env: str) -> No
                  else tuple(mine.shape) == tuple(theirs.shape)))
     if not same:
         fail(f"policy {path}: acts in {mine}, but --env {env}'s actions are {theirs}")
+    if isinstance(mine, Box) and not all(
+            np.allclose(np.broadcast_to(np.asarray(a, np.float64), mine.shape),
+                        np.broadcast_to(np.asarray(b, np.float64), mine.shape))
+            for a, b in ((mine.low, theirs.low), (mine.high, theirs.high))):
+        fail(f"policy {path}: acts within bounds low={mine.low}, high={mine.high}, but "
+             f"--env {env}'s bounds are low={theirs.low}, high={theirs.high}")
 
 
 # ------------------------------------------------------------------------- commands

@@ -72,6 +72,11 @@ def inputs(tmp_path_factory) -> Path:
     jaxil.save_policy(folder / "policy.eqx", policy)
     nan = jax.tree.map(lambda x: x * jnp.nan if eqx.is_inexact_array(x) else x, policy)
     jaxil.save_policy(folder / "nan.eqx", nan)
+    # pointmass's observation size and action shape, with bounds of its own
+    wide = jaxil.envs.make("pointmass").spec.action_space
+    wide = jaxil.Box(wide.shape, -2.0, 2.0)
+    jaxil.save_policy(folder / "wide.eqx", jaxil.networks.make_actor_policy(
+        jaxil.networks.PolicyArch(4, wide, hidden_sizes=(8,)), jax.random.key(0)))
     (folder / "notes.txt").write_text("a user's notes, not jaxil's\n")
     return folder
 
@@ -141,6 +146,10 @@ ISSUE_CASES = [
     Case("eval-discrete-on-continuous", ["eval", "policy.eqx", "--env", "pointmass"], 2,
          "pointmass"),
     Case("eval-nan-policy", ["eval", "nan.eqx", "--env", "cartpole"], 1, "nan.eqx"),
+    Case("eval-other-bounds", ["eval", "wide.eqx", "--env", "pointmass"], 2, "bounds"),
+    Case("unknown-head-option", ["train", "bc", "--env", "pendulum", "--demos",
+                                 "pendulum.npz", "--out", "p.eqx", "--set", "head=mixture",
+                                 "--set", "head_options.components=3"], 2, "components"),
 ]
 """The mistakes the issue measured, each run as a subprocess."""
 if sys.platform.startswith("linux"):  # a directory nobody can create files in, root included
@@ -352,6 +361,13 @@ def test_dotted_settings_reach_nested_configs_at_any_depth():
     assert gcl.ppo.gamma == 0.95 and gcl.ppo.rollout_length == GCLConfig().ppo.rollout_length
     assert parse_overrides(BCConfig, []) == BCConfig()
     assert parse_overrides(BCConfig, ["state_dependent_std=True"]).state_dependent_std
+    # head options, one at a time, read as JSON-like scalars; a later one replaces its name
+    mixture = parse_overrides(BCConfig, ["head=mixture", "head_options.num_components=3",
+                                         "head_options.min_std=0.05",
+                                         "head_options.num_components=4"])
+    assert mixture.head == "mixture"
+    assert dict(mixture.head_options) == {"num_components": 4, "min_std": 0.05}
+    assert isinstance(dict(mixture.head_options)["num_components"], int)
 
 
 @pytest.mark.parametrize(("config_cls", "item", "expected"), [
@@ -364,6 +380,8 @@ def test_dotted_settings_reach_nested_configs_at_any_depth():
     (BCConfig, "head=bogus", "expected one of auto, categorical"),
     (BCConfig, "deterministic_policy=yes please", "expected true or false"),
     (BCConfig, "augment=1", "cannot be set from the command line"),
+    (BCConfig, "head_options=3", "head_options.<name>=value"),
+    (BCConfig, "head_options.min_std=inf", "expected a finite number"),
     (BCConfig, "learning_rat=1", "BCConfig has no field 'learning_rat'"),
     (BCConfig, "=1", "expected name=value"),
     (GAILConfig, "ppo=1", "ppo is a group of settings (PPOConfig)"),
