@@ -5,6 +5,8 @@ default recipe of `jaxil.experts` (one compiled PPO run, a few seconds of traini
 evaluated over `EXPERT_EVAL_EPISODES` complete episodes. Under pytest-xdist the first
 worker to need an expert trains and saves it; the others load it (the same policy, bit for
 bit) instead of training it again.
+
+The run also shares one persistent XLA compilation cache (`pytest_configure`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import tempfile
 from contextlib import contextmanager
 
 import jax
@@ -21,6 +25,29 @@ import jaxil
 from jaxil import experts
 
 EXPERT_EVAL_EPISODES = 32
+CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
+_OWN_CACHE = pytest.StashKey[str]()  # the cache directory this process made, if any
+
+
+def pytest_configure(config):
+    """One persistent XLA compilation cache for the whole run, shared by the xdist workers
+    (they inherit the variable) and the `jaxil` subprocesses of the CLI tests: a program
+    that several tests or subprocesses compile alike (the same training run, evaluator or
+    rollout) is compiled once. A cached executable is the one the compiler produced, so
+    results are the same bit for bit. A directory given in the environment is kept;
+    otherwise a fresh one is made here and removed at the end."""
+    if CACHE_VARIABLE not in os.environ:
+        os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="jaxil-tests-xla-cache-")
+        config.stash[_OWN_CACHE] = os.environ[CACHE_VARIABLE]
+    jax.config.update("jax_compilation_cache_dir", os.environ[CACHE_VARIABLE])
+
+
+def pytest_unconfigure(config):
+    path = config.stash.get(_OWN_CACHE, None)
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        os.environ.pop(CACHE_VARIABLE, None)
+
 
 
 def _train_expert(name: str, seed: int = 0):
