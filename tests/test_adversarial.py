@@ -27,9 +27,11 @@ from jaxil.adversarial import (
 )
 from jaxil.adversarial.inputs import without_indicator_gradient
 from jaxil.adversarial.rewards import centre_on_absorbing
+from jaxil.adversarial.steps import policy_samples, relabel
 from jaxil.adversarial.trainer import action_log_probs, bc_warm_start
 from jaxil.algorithms import GAILConfig, airl, gail
 from jaxil.algorithms.airl import airl_logits
+from jaxil.algorithms.gail import gail_method
 from jaxil.networks import PolicyArch, make_actor_policy
 from jaxil.types import Box, Discrete, EnvSpec, Transition
 
@@ -304,3 +306,28 @@ def test_discriminator_is_a_pytree_with_static_choices():
     x = DiscInputs(jnp.zeros(3), jnp.zeros(2), jnp.zeros(3), jnp.ones(()))
     assert disc.net.reward(x).shape == ()
     assert eqx.filter_jit(lambda d: d.net.reward(x))(disc).shape == ()
+
+
+def test_relabel_and_policy_samples_alone():
+    """The round's pieces work on their own: `relabel` is the clipped reward of each
+    transition's logit, centred on the absorbing state's, and `policy_samples` draws
+    distinct rollout transitions."""
+    spec = EnvSpec("t", 2, Discrete(3), 10)
+    config = AdversarialConfig(absorbing_state=True, reward_clip=0.5)
+    method = gail_method(GAILConfig())
+    disc = make_discriminator(spec, "sa", jax.random.key(2), (8,), absorbing=True)
+    disc = eqx.tree_at(lambda d: d.net, disc, jax.tree.map(lambda a: 3 * a, disc.net))
+    policy = make_actor_policy(PolicyArch(2, Discrete(3)), jax.random.key(0))
+    tr = jax.tree.map(lambda a: jnp.reshape(a, (3, 2) + a.shape[1:]),
+                      _transitions([False, True, False, False, True, False]))
+    rewards = relabel(method, config, disc, policy, tr, 0.9)
+    flat = jax.tree.map(lambda a: jnp.reshape(a, (6,) + a.shape[2:]), tr)
+    x = disc.features(flat)
+    logits = jax.vmap(lambda xi: method.logits(disc.net, xi, jnp.zeros(()), 0.9))(x)
+    absorbing = method.logits(disc.net, disc.absorbing_features(), jnp.zeros(()), 0.9)
+    expected = (np.clip(jax.nn.softplus(logits), -0.5, 0.5)
+                - np.clip(jax.nn.softplus(absorbing), -0.5, 0.5))
+    np.testing.assert_allclose(rewards, np.reshape(expected, (3, 2)), rtol=1e-5, atol=1e-6)
+    assert np.ptp(np.asarray(rewards)) > 0  # not all clipped alike
+    drawn = policy_samples(tr, None, jax.random.key(0), 4)
+    assert len(set(np.asarray(drawn.obs[:, 0]).tolist())) == 4

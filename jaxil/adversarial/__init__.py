@@ -8,8 +8,12 @@
 - `losses`: `discriminator_loss` (expert labelled 1), `gradient_penalty` (NaN-safe).
 - `rewards`: reward mappings from logits (`GAIL_REWARDS`, `divergence_reward`) and
   `LearnedReward`, a trained `g` as a standalone reward function.
-- `trainer`: `AdversarialMethod`, `AdversarialConfig`, `adversarial(env, method, config,
-  ppo_config) -> Algorithm` (the one update loop) and `reward_transfer`.
+- `method`: `AdversarialMethod` (what differs between methods) and `AdversarialConfig`
+  (the discriminator settings they share).
+- `steps`: the pure pieces of a round: `relabel`, `discriminator_objective`,
+  `train_discriminator`, `policy_samples`.
+- `trainer`: `adversarial(env, method, config, ppo_config) -> Algorithm` (the one update
+  loop that orchestrates them) and `reward_transfer`.
 
 A new adversarial method is an `AdversarialMethod`: a logits function and a reward mapping.
 """

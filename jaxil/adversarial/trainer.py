@@ -1,19 +1,21 @@
-"""The one adversarial-imitation update loop that GAIL, AIRL, GAIfO and f-GAIL share.
+"""The one adversarial-imitation update loop that GAIL, AIRL, GAIfO and f-GAIL share: the
+orchestration of the pure pieces in `jaxil.adversarial.steps`.
 
-A method is an `AdversarialMethod`: which inputs its discriminator sees, a logits
+A method is an `AdversarialMethod` (`jaxil.adversarial.method`): which inputs its discriminator sees, a logits
 function, the divergence its discriminator estimates and a reward mapping. `adversarial`
 turns one into an `Algorithm` whose `update(state, expert_batch)` is, as one pure function:
 
 1. roll the current policy out for `T` steps in `B` vectorised environments (PPO's
    `collect`; the transitions keep the true final observation and `terminated` apart from
    `truncated`);
-2. relabel the rollout's rewards with the discriminator, `r = clip(mapping(logits))`;
+2. relabel the rollout's rewards with the discriminator (`steps.relabel`),
+   `r = clip(mapping(logits))`;
    with the absorbing-state option, centred on the absorbing state's reward,
    `r - r_abs` (`centre_on_absorbing`: the same optimal policy as staying absorbed
    forever after a termination, without a lump at the terminal step);
-3. take `disc_steps` discriminator steps, each on a slice of the expert batch against as
-   many policy samples (from this rollout, or from a replay of recent rollouts), with an
-   optional gradient penalty;
+3. take `disc_steps` discriminator steps (`steps.train_discriminator`), each on a slice
+   of the expert batch against as many policy samples (`steps.policy_samples`: from this
+   rollout, or from a replay of recent rollouts), with an optional gradient penalty;
 4. run PPO's epochs on the relabelled rewards (GAE bootstraps through truncation, not
    through termination).
 
@@ -23,7 +25,6 @@ turns one into an `Algorithm` whose `update(state, expert_batch)` is, as one pur
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import equinox as eqx
@@ -31,33 +32,24 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxil.adversarial.divergences import DIVERGENCES, FDivergence
-from jaxil.adversarial.inputs import (
-    DiscInputs,
-    check_horizon,
-    horizon_message,
-    without_indicator_gradient,
+from jaxil.adversarial.inputs import check_horizon, horizon_message
+from jaxil.adversarial.method import (
+    AdversarialConfig,
+    AdversarialMethod,
+    LogitsFn,
+    check_method,
 )
-from jaxil.adversarial.losses import (
-    GP_KINDS,
-    accuracy,
-    discriminator_loss,
-    gradient_penalty,
-)
-from jaxil.adversarial.networks import (
-    INPUT_KINDS,
-    Discriminator,
-    DiscriminatorNet,
-    make_discriminator,
-)
-from jaxil.adversarial.rewards import (
-    LearnedReward,
-    RewardMapping,
-    absorbing_bootstrap,
-    centre_on_absorbing,
+from jaxil.adversarial.networks import Discriminator, make_discriminator
+from jaxil.adversarial.rewards import LearnedReward
+from jaxil.adversarial.steps import (
+    action_log_probs,
+    discriminator_optimizer,
+    policy_samples,
+    relabel,
+    train_discriminator,
 )
 from jaxil.core import Algorithm
-from jaxil.data.buffer import BufferState, buffer_add, buffer_init, buffer_sample
+from jaxil.data.buffer import BufferState, buffer_add, buffer_init
 from jaxil.data.sampling import sample_batch
 from jaxil.envs.base import Env, EnvState
 from jaxil.envs.wrappers import vectorize
@@ -79,101 +71,16 @@ from jaxil.rl.ppo import (
 )
 from jaxil.types import Array, EnvSpec, Metrics, PRNGKey, Transition
 
-LogitsFn = Callable[[DiscriminatorNet, DiscInputs, Array, Array], Array]
-"""`logits(net, x, log_prob, gamma) -> []` for one sample `x` (see `AdversarialMethod`)."""
+__all__ = [  # the method's pieces live in `method` and `steps`; re-exported here
+    "AdversarialConfig", "AdversarialMethod", "AdversarialState", "DISC_METRICS",
+    "LogitsFn", "TransferState", "action_log_probs", "adversarial", "bc_warm_start",
+    "example_transition", "reward_transfer", "zero_metrics",
+]
 
 DISC_METRICS = ("disc_loss", "disc_grad_penalty", "disc_expert_accuracy",
                 "disc_policy_accuracy", "disc_expert_logit", "disc_policy_logit",
                 "disc_grad_norm", "disc_absorbing_logit", "relabelled_reward")
 """Names of the `[]` discriminator metrics of `AdversarialState.metrics`."""
-
-class AdversarialMethod(NamedTuple):
-    """What makes one adversarial method differ from another.
-
-    Attributes:
-        name: the method's name (for messages).
-        inputs: what `g` sees, one of `INPUT_KINDS` (`"sa"` GAIL, `"ss"` GAIfO, ...).
-        logits: `logits(net, x, log_prob, gamma) -> []` for one sample: `x` the
-            `DiscInputs`, `log_prob` the policy's `log pi(a | s)` (0 unless
-            `uses_log_prob`), `gamma` the discount. The discriminator is
-            `D = sigmoid(logits)` and the expert is labelled 1.
-        reward: the `RewardMapping` from logits to the policy's reward.
-        divergence: the `FDivergence` the discriminator's loss estimates (`"gan"` is the
-            binary cross-entropy).
-        shaping: build AIRL's state potential `h`.
-        uses_log_prob: the logits need `log pi(a | s)` of the current policy.
-        config_path: where the shared options live in the method's config, for messages.
-    """
-
-    name: str
-    inputs: str
-    logits: LogitsFn
-    reward: RewardMapping
-    divergence: FDivergence = DIVERGENCES["gan"]
-    shaping: bool = False
-    uses_log_prob: bool = False
-    config_path: str = "config.adversarial"
-
-
-class AdversarialConfig(eqx.Module):
-    """Settings shared by every adversarial method (the discriminator side).
-
-    Static (fix shapes and loop counts):
-        hidden_sizes: discriminator widths.
-        activation: discriminator hidden activation.
-        disc_steps: discriminator steps per update `k`; each uses `batch_size // k` expert
-            samples of the update's expert batch against as many policy samples.
-        gradient_penalty: `"expert"` (default: zero-centred on expert samples, R1),
-            `"interpolate"` (on expert-policy interpolates, centred on `gp_target`) or
-            `"none"`.
-        absorbing_state: DAC-style absorbing state after terminal steps, never after
-            time-outs (see `jaxil.adversarial.inputs`): its reward `r_abs` is learned and
-            every relabelled reward is centred on it (`r - r_abs`), so a termination pays
-            exactly what the discriminator says the absorbing state is worth against the
-            states it cuts off. Off by default: from demos whose episodes end early some
-            seeds still settle on ending episodes at once (the occupancy-matching
-            objective is nearly indifferent there), and a goal task was not learned; see
-            `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends".
-        allow_variable_horizon: accept demos with early terminations for a signed reward
-            without an absorbing state (the bias is then the user's choice).
-        replay_rollouts: if `> 0`, policy samples for the discriminator come from a replay
-            of the last this-many rollouts instead of the current one only.
-        bc_steps: if `> 0`, behavioural-cloning steps on the demos warm-start the policy in
-            `init`.
-        bc_batch_size: expert transitions per BC step.
-        normalize_inputs: standardise the discriminator's observations with the demos'
-            statistics (fixed at `init`).
-
-    Floats (may be arrays: a config can be vmapped for a sweep):
-        disc_learning_rate, disc_max_grad_norm, gp_weight, gp_target (the norm the
-        interpolate penalty pulls to: 0 zero-centred, 1 WGAN-GP), reward_clip (rewards
-        are clipped to `[-reward_clip, reward_clip]`), bc_learning_rate, absorbing_weight
-        (with an absorbing state: the weight, per terminal step, of the absorbing state's
-        self-transition among the discriminator's samples of the same side. `None`, the
-        default, is `gamma / (1 - gamma)` (`absorbing_bootstrap`): the discounted number
-        of steps spent absorbed after a termination, the weight the absorbing state's
-        reward has in the return, so the discriminator prices the absorbing state by that
-        occupancy. `1` counts it once, as DAC's replay buffer does).
-    """
-
-    hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(64, 64))
-    activation: str = eqx.field(static=True, default="tanh")
-    disc_steps: int = eqx.field(static=True, default=1)
-    gradient_penalty: str = eqx.field(static=True, default="expert")
-    absorbing_state: bool = eqx.field(static=True, default=False)
-    allow_variable_horizon: bool = eqx.field(static=True, default=False)
-    replay_rollouts: int = eqx.field(static=True, default=0)
-    bc_steps: int = eqx.field(static=True, default=0)
-    bc_batch_size: int = eqx.field(static=True, default=256)
-    normalize_inputs: bool = eqx.field(static=True, default=True)
-    disc_learning_rate: float | Array = 1e-3
-    disc_max_grad_norm: float | Array = 10.0
-    gp_weight: float | Array = 3.0
-    gp_target: float | Array = 0.0
-    reward_clip: float | Array = 10.0
-    bc_learning_rate: float | Array = 1e-3
-    absorbing_weight: float | Array | None = None
-
 
 class AdversarialState(NamedTuple):
     """State of an adversarial `Algorithm`.
@@ -207,12 +114,6 @@ def zero_metrics() -> Metrics:
             for k in DISC_METRICS + LEARN_METRICS + EPISODE_METRICS}
 
 
-def action_log_probs(policy: ActorPolicy, obs: Array, actions: Array) -> Array:
-    """`[N]` log-probabilities `log pi(a | s)` of environment actions `actions[N, ...]`
-    (`ActorPolicy.log_prob`: actions of a squashed head are moved inside the bounds)."""
-    return jax.vmap(policy.log_prob)(obs, actions)
-
-
 def example_transition(spec: EnvSpec) -> Transition:
     """One all-zero transition shaped like the environment's (for replay buffers)."""
     obs = jnp.zeros((spec.observation_size,), jnp.float32)
@@ -222,10 +123,6 @@ def example_transition(spec: EnvSpec) -> Transition:
         action = jnp.zeros(spec.action_space.shape, jnp.float32)
     false = jnp.zeros((), bool)
     return Transition(obs, action, jnp.zeros((), jnp.float32), obs, false, false)
-
-
-def _flatten(tree, lead: int):
-    return jax.tree.map(lambda a: jnp.reshape(a, (-1,) + a.shape[lead:]), tree)
 
 
 def bc_warm_start(policy: ActorPolicy, demos: Transition, key: PRNGKey, steps: int,
@@ -255,22 +152,6 @@ def bc_warm_start(policy: ActorPolicy, demos: Transition, key: PRNGKey, steps: i
     return ActorPolicy(network, policy.normalizer, policy.deterministic)
 
 
-def _check(method: AdversarialMethod, config: AdversarialConfig) -> None:
-    if method.inputs not in INPUT_KINDS:
-        raise ValueError(f"inputs: expected one of {INPUT_KINDS}, got {method.inputs!r}")
-    if config.gradient_penalty not in GP_KINDS:
-        raise ValueError(f"{method.config_path}.gradient_penalty: expected one of "
-                         f"{GP_KINDS}, got {config.gradient_penalty!r}")
-    for name in ("disc_steps", "bc_batch_size"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"{method.config_path}.{name}: expected >= 1, "
-                             f"got {getattr(config, name)}")
-    for name in ("replay_rollouts", "bc_steps"):
-        if getattr(config, name) < 0:
-            raise ValueError(f"{method.config_path}.{name}: expected >= 0, "
-                             f"got {getattr(config, name)}")
-
-
 def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
                 ppo_config: PPOConfig) -> Algorithm:
     """An adversarial imitation method as an `Algorithm` (see the module docstring).
@@ -288,114 +169,15 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         ppo_config: the `PPOConfig` of the policy optimiser (its `gamma` is also the
             discount of AIRL's shaping and of the absorbing state).
     """
-    _check(method, config)
+    check_method(method, config)
     check_config(env.spec, ppo_config)
     spec = env.spec
     venv = vectorize(env, ppo_config.num_envs)
     gamma = ppo_config.gamma
     needs_actions = "a" in method.inputs or method.uses_log_prob or config.bc_steps > 0
-    rollout_size = ppo_config.batch_size
-    disc_opt = optax.chain(optax.clip_by_global_norm(config.disc_max_grad_norm),
-                           optax.adam(config.disc_learning_rate))
+    disc_opt = discriminator_optimizer(config)
     signed = method.reward.sign != 0 and not (config.absorbing_state
                                                or config.allow_variable_horizon)
-    absorbing_weight = (absorbing_bootstrap(gamma) if config.absorbing_weight is None
-                        else config.absorbing_weight)
-
-    def batch_logits(net: DiscriminatorNet, x: DiscInputs, log_probs: Array) -> Array:
-        return jax.vmap(method.logits, in_axes=(None, 0, 0, None))(net, x, log_probs, gamma)
-
-    def log_probs_of(policy: ActorPolicy, tr: Transition) -> Array:
-        if not method.uses_log_prob:
-            return jnp.zeros(tr.terminated.shape, jnp.float32)
-        return action_log_probs(policy, tr.obs, tr.action)
-
-    def to_reward(logits: Array) -> Array:
-        return jnp.clip(method.reward.fn(logits), -config.reward_clip, config.reward_clip)
-
-    def relabel(disc: Discriminator, policy: ActorPolicy, tr: Transition) -> Array:
-        """`[T, B]` rewards of a rollout `tr[T, B]` under the current discriminator."""
-        flat = _flatten(tr, 2)
-        logits = batch_logits(disc.net, disc.features(flat), log_probs_of(policy, flat))
-        rewards = jnp.reshape(to_reward(logits), tr.terminated.shape)
-        if config.absorbing_state:
-            absorbed = to_reward(method.logits(disc.net, disc.absorbing_features(),
-                                               jnp.zeros(()), gamma))
-            rewards = centre_on_absorbing(rewards, absorbed)
-        return rewards
-
-    def disc_loss_fn(net: DiscriminatorNet, disc: Discriminator, expert: tuple,
-                     policy: tuple, key: PRNGKey) -> tuple[Array, Metrics]:
-        (ex, elp, eterm), (px, plp, pterm) = expert, policy
-        el = batch_logits(net, ex, elp)
-        pl = batch_logits(net, px, plp)
-        if config.absorbing_state:
-            al = method.logits(net, disc.absorbing_features(), jnp.zeros(()), gamma)
-            ones = jnp.ones(el.shape, jnp.float32)
-            loss = discriminator_loss(
-                jnp.concatenate([el, al[None]]), jnp.concatenate([pl, al[None]]),
-                method.divergence,
-                jnp.concatenate([ones, absorbing_weight * jnp.sum(eterm, keepdims=True)]),
-                jnp.concatenate([ones, absorbing_weight * jnp.sum(pterm, keepdims=True)]))
-        else:
-            al = jnp.zeros(())
-            loss = discriminator_loss(el, pl, method.divergence)
-
-        def one_logit(x: DiscInputs) -> Array:
-            if config.absorbing_state:
-                x = without_indicator_gradient(x)
-            else:
-                x = x._replace(continuing=jax.lax.stop_gradient(x.continuing))
-            return method.logits(net, x, jnp.zeros(()), gamma)
-
-        gp = gradient_penalty(one_logit, ex, px, key, config.gradient_penalty,
-                              config.gp_target)
-        total = loss + config.gp_weight * gp
-        e_acc, p_acc = accuracy(el, pl)
-        metrics = {"disc_loss": loss, "disc_grad_penalty": gp, "disc_expert_accuracy": e_acc,
-                   "disc_policy_accuracy": p_acc, "disc_expert_logit": jnp.mean(el),
-                   "disc_policy_logit": jnp.mean(pl), "disc_absorbing_logit": al}
-        return total, metrics
-
-    def train_discriminator(disc: Discriminator, opt_state: optax.OptState,
-                            policy: ActorPolicy, expert: Transition, samples: Transition,
-                            key: PRNGKey) -> tuple[Discriminator, optax.OptState, Metrics]:
-        """`disc_steps` steps; `expert` and `samples` are `[k * n]` transitions."""
-        k = config.disc_steps
-        n = expert.terminated.shape[0] // k
-
-        def prepare(tr: Transition) -> tuple:
-            x = disc.features(tr)
-            parts = (x, log_probs_of(policy, tr), tr.terminated.astype(jnp.float32))
-            return jax.tree.map(lambda a: jnp.reshape(a, (k, n) + a.shape[1:]), parts)
-
-        grad_fn = eqx.filter_value_and_grad(disc_loss_fn, has_aux=True)
-
-        def step(carry, xs):
-            net, opt_state = carry
-            expert_part, policy_part, k_gp = xs
-            (_, metrics), grads = grad_fn(net, disc, expert_part, policy_part, k_gp)
-            metrics["disc_grad_norm"] = optax.global_norm(grads)
-            updates, opt_state = disc_opt.update(grads, opt_state,
-                                                 eqx.filter(net, eqx.is_array))
-            return (eqx.apply_updates(net, updates), opt_state), metrics
-
-        (net, opt_state), metrics = jax.lax.scan(
-            step, (disc.net, opt_state),
-            (prepare(expert), prepare(samples), jax.random.split(key, k)))
-        metrics = {name: jnp.mean(v) for name, v in metrics.items()}
-        return eqx.tree_at(lambda d: d.net, disc, net), opt_state, metrics
-
-    def policy_samples(rollout: Transition, replay: BufferState | None, key: PRNGKey,
-                       count: int) -> Transition:
-        if replay is not None:
-            return buffer_sample(replay, key, count)
-        flat = _flatten(rollout, 2)
-        if count <= rollout_size:
-            idx = jax.random.permutation(key, rollout_size)[:count]
-        else:
-            idx = jax.random.randint(key, (count,), 0, rollout_size)
-        return jax.tree.map(lambda a: a[idx], flat)
 
     def init(key: PRNGKey, demos: Transition | None = None) -> AdversarialState:
         if demos is not None and needs_actions and demos.action is None:
@@ -421,7 +203,8 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             learner = learner._replace(policy=policy)
         replay = None
         if config.replay_rollouts > 0:
-            replay = buffer_init(example_transition(spec), config.replay_rollouts * rollout_size)
+            replay = buffer_init(example_transition(spec), config.replay_rollouts
+                                 * ppo_config.batch_size)
         step = jnp.zeros((), jnp.int32)
         if signed and demos is not None:  # traced demos (init under jit): check in-program
             message = horizon_message("some", method.reward.sign, method.name,
@@ -446,15 +229,15 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         learner = state.learner
         env_state, rollout = collect(venv, state.env_state, learner, collect_key, ppo_config)
         tr = rollout.transitions
-        rewards = relabel(state.discriminator, learner.policy, tr)
+        rewards = relabel(method, config, state.discriminator, learner.policy, tr, gamma)
 
         replay = None if state.replay is None else buffer_add(state.replay, tr)
         count = n * config.disc_steps
         expert = jax.tree.map(lambda a: a[:count], batch)
         samples = policy_samples(tr, replay, sample_key, count)
         disc, disc_opt_state, disc_metrics = train_discriminator(
-            state.discriminator, state.disc_opt_state, learner.policy, expert, samples,
-            disc_key)
+            method, config, state.discriminator, state.disc_opt_state, learner.policy,
+            expert, samples, disc_key, gamma)
 
         learner, ppo_metrics = learn(learner, rollout, rewards, learn_key, ppo_config)
         episodes, episode_metrics = track_transitions(state.episodes, tr)

@@ -1,0 +1,132 @@
+"""What an adversarial method is made of: `AdversarialMethod` (what differs between GAIL,
+AIRL, GAIfO and f-GAIL) and `AdversarialConfig` (the discriminator settings they share)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import equinox as eqx
+
+from jaxil.adversarial.divergences import DIVERGENCES, FDivergence
+from jaxil.adversarial.inputs import DiscInputs
+from jaxil.adversarial.losses import GP_KINDS
+from jaxil.adversarial.networks import INPUT_KINDS, DiscriminatorNet
+from jaxil.adversarial.rewards import RewardMapping, absorbing_bootstrap
+from jaxil.types import Array
+
+LogitsFn = Callable[[DiscriminatorNet, DiscInputs, Array, Array], Array]
+"""`logits(net, x, log_prob, gamma) -> []` for one sample `x` (see `AdversarialMethod`)."""
+
+
+class AdversarialMethod(NamedTuple):
+    """What makes one adversarial method differ from another.
+
+    Attributes:
+        name: the method's name (for messages).
+        inputs: what `g` sees, one of `INPUT_KINDS` (`"sa"` GAIL, `"ss"` GAIfO, ...).
+        logits: `logits(net, x, log_prob, gamma) -> []` for one sample: `x` the
+            `DiscInputs`, `log_prob` the policy's `log pi(a | s)` (0 unless
+            `uses_log_prob`), `gamma` the discount. The discriminator is
+            `D = sigmoid(logits)` and the expert is labelled 1.
+        reward: the `RewardMapping` from logits to the policy's reward.
+        divergence: the `FDivergence` the discriminator's loss estimates (`"gan"` is the
+            binary cross-entropy).
+        shaping: build AIRL's state potential `h`.
+        uses_log_prob: the logits need `log pi(a | s)` of the current policy.
+        config_path: where the shared options live in the method's config, for messages.
+    """
+
+    name: str
+    inputs: str
+    logits: LogitsFn
+    reward: RewardMapping
+    divergence: FDivergence = DIVERGENCES["gan"]
+    shaping: bool = False
+    uses_log_prob: bool = False
+    config_path: str = "config.adversarial"
+
+
+class AdversarialConfig(eqx.Module):
+    """Settings shared by every adversarial method (the discriminator side).
+
+    Static (fix shapes and loop counts):
+        hidden_sizes: discriminator widths.
+        activation: discriminator hidden activation.
+        disc_steps: discriminator steps per update `k`; each uses `batch_size // k` expert
+            samples of the update's expert batch against as many policy samples.
+        gradient_penalty: `"expert"` (default: zero-centred on expert samples, R1),
+            `"interpolate"` (on expert-policy interpolates, centred on `gp_target`) or
+            `"none"`.
+        absorbing_state: DAC-style absorbing state after terminal steps, never after
+            time-outs (see `jaxil.adversarial.inputs`): its reward `r_abs` is learned and
+            every relabelled reward is centred on it (`r - r_abs`), so a termination pays
+            exactly what the discriminator says the absorbing state is worth against the
+            states it cuts off. Off by default: from demos whose episodes end early some
+            seeds still settle on ending episodes at once (the occupancy-matching
+            objective is nearly indifferent there), and a goal task was not learned; see
+            `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends".
+        allow_variable_horizon: accept demos with early terminations for a signed reward
+            without an absorbing state (the bias is then the user's choice).
+        replay_rollouts: if `> 0`, policy samples for the discriminator come from a replay
+            of the last this-many rollouts instead of the current one only.
+        bc_steps: if `> 0`, behavioural-cloning steps on the demos warm-start the policy in
+            `init`.
+        bc_batch_size: expert transitions per BC step.
+        normalize_inputs: standardise the discriminator's observations with the demos'
+            statistics (fixed at `init`).
+
+    Floats (may be arrays: a config can be vmapped for a sweep):
+        disc_learning_rate, disc_max_grad_norm, gp_weight, gp_target (the norm the
+        interpolate penalty pulls to: 0 zero-centred, 1 WGAN-GP), reward_clip (rewards
+        are clipped to `[-reward_clip, reward_clip]`), bc_learning_rate, absorbing_weight
+        (with an absorbing state: the weight, per terminal step, of the absorbing state's
+        self-transition among the discriminator's samples of the same side. `None`, the
+        default, is `gamma / (1 - gamma)` (`absorbing_bootstrap`): the discounted number
+        of steps spent absorbed after a termination, the weight the absorbing state's
+        reward has in the return, so the discriminator prices the absorbing state by that
+        occupancy. `1` counts it once, as DAC's replay buffer does).
+    """
+
+    hidden_sizes: tuple[int, ...] = eqx.field(static=True, default=(64, 64))
+    activation: str = eqx.field(static=True, default="tanh")
+    disc_steps: int = eqx.field(static=True, default=1)
+    gradient_penalty: str = eqx.field(static=True, default="expert")
+    absorbing_state: bool = eqx.field(static=True, default=False)
+    allow_variable_horizon: bool = eqx.field(static=True, default=False)
+    replay_rollouts: int = eqx.field(static=True, default=0)
+    bc_steps: int = eqx.field(static=True, default=0)
+    bc_batch_size: int = eqx.field(static=True, default=256)
+    normalize_inputs: bool = eqx.field(static=True, default=True)
+    disc_learning_rate: float | Array = 1e-3
+    disc_max_grad_norm: float | Array = 10.0
+    gp_weight: float | Array = 3.0
+    gp_target: float | Array = 0.0
+    reward_clip: float | Array = 10.0
+    bc_learning_rate: float | Array = 1e-3
+    absorbing_weight: float | Array | None = None
+
+
+def absorbing_weight(config: AdversarialConfig, gamma: Array | float) -> Array | float:
+    """The absorbing state's weight per terminal step: `config.absorbing_weight`, or
+    `gamma / (1 - gamma)` when it is `None`."""
+    if config.absorbing_weight is None:
+        return absorbing_bootstrap(gamma)
+    return config.absorbing_weight
+
+
+def check_method(method: AdversarialMethod, config: AdversarialConfig) -> None:
+    """Raises `ValueError` naming the field of a method or config out of range."""
+    if method.inputs not in INPUT_KINDS:
+        raise ValueError(f"inputs: expected one of {INPUT_KINDS}, got {method.inputs!r}")
+    if config.gradient_penalty not in GP_KINDS:
+        raise ValueError(f"{method.config_path}.gradient_penalty: expected one of "
+                         f"{GP_KINDS}, got {config.gradient_penalty!r}")
+    for name in ("disc_steps", "bc_batch_size"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{method.config_path}.{name}: expected >= 1, "
+                             f"got {getattr(config, name)}")
+    for name in ("replay_rollouts", "bc_steps"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{method.config_path}.{name}: expected >= 0, "
+                             f"got {getattr(config, name)}")
