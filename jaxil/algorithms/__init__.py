@@ -26,6 +26,7 @@ from jaxil.algorithms.fgail import FGAILConfig, fgail
 from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
 from jaxil.algorithms.gail import GAILConfig, gail
 from jaxil.algorithms.gcl import GCLConfig, GCLState, gcl, gcl_reward
+from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
 from jaxil.algorithms.maxent_irl import (
     MaxEntIRLConfig,
     MaxEntIRLState,
@@ -39,10 +40,11 @@ __all__ = [
     "BETA_SCHEDULES", "AIRLConfig", "AggregationConfig", "AggregationState",
     "ApprenticeshipConfig", "ApprenticeshipState", "BCConfig", "BCState", "DARTConfig",
     "DAggerConfig", "FGAILConfig", "GAILConfig", "GAIfOConfig", "GCLConfig", "GCLState",
-    "MWALConfig", "MWALState", "MaxEntIRLConfig", "MaxEntIRLState", "PPOConfig", "PPOState",
+    "LSGAILConfig", "MWALConfig", "MWALState", "MaxEntIRLConfig", "MaxEntIRLState",
+    "PPOConfig", "PPOState",
     "airl", "airl_reward", "apprenticeship", "bc", "bc_loss", "beta_at", "dagger", "dart",
-    "error_covariance", "fgail", "gaifo", "gail", "gcl", "gcl_reward", "maxent_irl",
-    "maxent_irl_step", "mwal", "ppo",
+    "error_covariance", "fgail", "gaifo", "gail", "gcl", "gcl_reward", "lsgail",
+    "maxent_irl", "maxent_irl_step", "mwal", "ppo",
 ]
 
 from jaxil.algorithms import registry  # noqa: E402  (ALGORITHMS: name -> factory, config)

@@ -29,6 +29,7 @@ from jaxil.algorithms.fgail import FGAILConfig, fgail
 from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
 from jaxil.algorithms.gail import GAILConfig, gail
 from jaxil.algorithms.gcl import GCLConfig, gcl
+from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
 from jaxil.algorithms.maxent_irl import OPTIMIZERS, MaxEntIRLConfig, maxent_irl
 from jaxil.algorithms.mwal import MWALConfig, mwal
 from jaxil.networks.mlp import ACTIVATIONS
@@ -83,6 +84,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {e.name: e for e in (
                    needs_actions=_gaifo_needs_actions),
     AlgorithmEntry("fgail", fgail, FGAILConfig, online=True,
                    needs_actions=_fgail_needs_actions),
+    AlgorithmEntry("lsgail", lsgail, LSGAILConfig, online=True),
     AlgorithmEntry("gcl", gcl, GCLConfig, online=True),
     AlgorithmEntry("maxent_irl", maxent_irl, MaxEntIRLConfig, tabular=True),
     AlgorithmEntry("apprenticeship", apprenticeship, ApprenticeshipConfig, tabular=True),
