@@ -1,9 +1,10 @@
 """The one adversarial-imitation update loop that GAIL, AIRL, GAIfO and f-GAIL share: the
 orchestration of the pure pieces in `jaxil.adversarial.steps`.
 
-A method is an `AdversarialMethod` (`jaxil.adversarial.method`): which inputs its discriminator sees, a logits
-function, the divergence its discriminator estimates and a reward mapping. `adversarial`
-turns one into an `Algorithm` whose `update(state, expert_batch)` is, as one pure function:
+A method is an `AdversarialMethod` (`jaxil.adversarial.method`): which inputs its
+discriminator sees, a logits function, the divergence its discriminator estimates and a
+reward mapping. `adversarial` turns one into an `Algorithm` whose
+`update(state, expert_batch)` is, as one pure function:
 
 1. roll the current policy out for `T` steps in `B` vectorised environments (PPO's
    `collect`; the transitions keep the true final observation and `terminated` apart from
