@@ -99,8 +99,9 @@ def jaxil_cliff(iterations: int, repeats: int) -> dict[str, dict]:
         expert = jaxil.tabular.occupancy(mdp, jaxil.tabular.soft_value_iteration(mdp).policy)
         config = (MaxEntIRLConfig(learning_rate=LR) if hidden is None else
                   MaxEntIRLConfig(reward="mlp", hidden_sizes=hidden, learning_rate=LR))
-        algo = maxent_irl(mdp, config, expert_occupancy=expert)
-        run = jax.jit(lambda key, algo=algo: jaxil.train(algo, key, None, iterations))
+        algo = maxent_irl(mdp, config)
+        run = jax.jit(lambda key, algo=algo, expert=expert: jaxil.train(algo, key, expert,
+                                                                        iterations))
         first, best, times = time_jitted(lambda i, run=run: run(jax.random.key(i)), repeats)
         _, metrics = run(jax.random.key(0))
         out[name] = {"seconds": best, "all_seconds": times, "compile_and_first_s": first,
@@ -123,8 +124,8 @@ def jaxil_vmap(iterations: int, repeats: int, batch: int, num_states: int, num_a
         mdp = tab.random_mdp(k_mdp, num_states, num_actions, num_features, horizon=horizon,
                              discount=1.0)
         expert = tab.occupancy(mdp, tab.soft_value_iteration(mdp).policy)
-        state, metrics = jaxil.train(maxent_irl(mdp, config, expert_occupancy=expert),
-                                     k_train, None, iterations)
+        state, metrics = jaxil.train(maxent_irl(mdp, config),
+                                     k_train, expert, iterations)
         return metrics["occupancy_tv"][-1]
 
     one = jax.jit(learn)

@@ -50,8 +50,8 @@ def batch_of_random_mdps(batch: int = 64) -> None:
         k_mdp, k_train = jax.random.split(key)
         mdp = tab.random_mdp(k_mdp, 16, 4, 4, horizon=10, discount=1.0)
         expert = tab.occupancy(mdp, tab.soft_value_iteration(mdp).policy)
-        algo = maxent_irl(mdp, config, expert_occupancy=expert)
-        state, _ = jaxil.train(algo, k_train, None, num_updates=1_000)
+        algo = maxent_irl(mdp, config)
+        state, _ = jaxil.train(algo, k_train, expert, num_updates=1_000)
         learned = tab.occupancy(mdp, tab.policy_table(mdp, algo.policy(state)))
         return tab.total_variation(learned.state_action, expert.state_action)
 

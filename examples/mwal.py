@@ -21,8 +21,8 @@ def main() -> None:
     random_return = float(tab.policy_return(mdp, jnp.full_like(expert_pi, 0.2)))
     print(f"expert return {expert_return:.3f} (random {random_return:.3f})")
     for rounds in (10, 50, 200):
-        algo = mwal(env, MWALConfig(num_iterations=rounds), expert_occupancy=expert)
-        state, metrics = jax.jit(lambda k, algo=algo, n=rounds: jaxil.train(algo, k, None, n))(
+        algo = mwal(env, MWALConfig(num_iterations=rounds))
+        state, metrics = jax.jit(lambda k, algo=algo, n=rounds: jaxil.train(algo, k, expert, n))(
             jax.random.key(0))
         ours = float(tab.policy_return(mdp, tab.policy_table(env, algo.policy(state))))
         score = (ours - random_return) / (expert_return - random_return)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -14,7 +16,7 @@ from jaxil.types import Metrics, PRNGKey, Transition
 __all__ = ["final_metrics", "sample_batch", "train"]
 
 
-def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | None = None,
+def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | Any = None,
           num_updates: int = 1_000, batch_size: int = 256) -> tuple[State, Metrics]:
     """Initialises `algo` and runs `num_updates` updates as one `lax.scan`.
 
@@ -30,6 +32,9 @@ def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | None = None
             view `jaxil.data.as_transitions(demos)`.
             Concrete demos are validated against `algo.spec` first (observation size,
             action space: integer actions in range, continuous actions within bounds).
+            Other expert data (the exact `jaxil.tabular.Occupancy` that the tabular
+            methods accept instead of demonstrations) goes to `init` as it is, and every
+            update's batch is `None`.
         num_updates: number of `update` calls.
         batch_size: expert transitions per update.
 
@@ -43,6 +48,8 @@ def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | None = None
     # Concrete demos (closed over by a jitted caller, as the CLI does) stay concrete, so
     # they are checked on the host against the algorithm's env, and `init` checks them
     # too, with a clear `ValueError` before anything compiles.
+    if demos is not None and not isinstance(demos, Demos | Transition):
+        return _run(algo, key, demos, None, num_updates, batch_size)
     with jax.ensure_compile_time_eval():
         if demos is not None and algo.spec is not None:
             check_demos(demos, algo.spec)
@@ -52,11 +59,17 @@ def train(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | None = None
                              "jaxil.data.as_transitions(demos) into a jitted function, or "
                              "close over the Demos")
         data = None if demos is None else as_transitions(demos)
+    return _run(algo, key, data, data, num_updates, batch_size)
+
+
+def _run(algo: Algorithm, key: PRNGKey, init_data: Any, samples: Transition | None,
+         num_updates: int, batch_size: int) -> tuple[State, Metrics]:
+    """`init(init_data)`, then `num_updates` updates on batches of `samples` (or `None`)."""
     init_key, sample_key = jax.random.split(key)
-    state = algo.init(init_key, data)
+    state = algo.init(init_key, init_data)
 
     def body(state: State, k: PRNGKey):
-        batch = None if data is None else sample_batch(data, k, batch_size)
+        batch = None if samples is None else sample_batch(samples, k, batch_size)
         state = algo.update(state, batch)
         return state, state.metrics
 

@@ -33,8 +33,8 @@ def grid():
 def test_apprenticeship_matches_feature_expectations_and_return(grid, method):
     mdp, _, expert, expert_return, random_return = grid
     config = ApprenticeshipConfig(method=method, epsilon=EPSILON, num_iterations=40)
-    algo = apprenticeship(mdp, config, expert_occupancy=expert)
-    state, metrics = jax.jit(lambda k: jaxil.train(algo, k, None, 60))(jax.random.key(0))
+    algo = apprenticeship(mdp, config)
+    state, metrics = jax.jit(lambda k: jaxil.train(algo, k, expert, 60))(jax.random.key(0))
     n = int(state.num_policies)
     assert bool(state.converged) and 2 <= n <= 40
     # the mixture, as one policy: its feature expectations are within epsilon of the expert's
@@ -58,8 +58,8 @@ def test_apprenticeship_matches_feature_expectations_and_return(grid, method):
 
 def test_mwal_mixture_does_as_well_as_the_expert(grid):
     mdp, _, expert, expert_return, random_return = grid
-    algo = mwal(mdp, MWALConfig(num_iterations=100), expert_occupancy=expert)
-    state, metrics = jax.jit(lambda k: jaxil.train(algo, k, None, 100))(jax.random.key(0))
+    algo = mwal(mdp, MWALConfig(num_iterations=100))
+    state, metrics = jax.jit(lambda k: jaxil.train(algo, k, expert, 100))(jax.random.key(0))
     assert int(state.num_policies) == 100
     np.testing.assert_allclose(state.mixture, 0.01, atol=1e-7)
     ours = T.policy_return(mdp, T.policy_table(mdp, algo.policy(state)))

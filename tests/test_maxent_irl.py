@@ -9,7 +9,7 @@ import pytest
 
 import jaxil
 import jaxil.tabular as T
-from jaxil.algorithms import MaxEntIRLConfig, maxent_irl, maxent_irl_step
+from jaxil.algorithms import MaxEntIRLConfig, apprenticeship, maxent_irl, maxent_irl_step, mwal
 from jaxil.tabular.rewards import LinearReward
 
 SIZES = (10, 3, 4)
@@ -52,8 +52,8 @@ def test_recovers_the_exact_expert_occupancy_of_random_mdps(horizon, discount, s
 
     def learn(mdp, key, lr):
         expert = T.occupancy(mdp, T.soft_value_iteration(mdp).policy)
-        algo = maxent_irl(mdp, MaxEntIRLConfig(learning_rate=lr), expert_occupancy=expert)
-        state, metrics = jaxil.train(algo, key, None, 1_000)
+        algo = maxent_irl(mdp, MaxEntIRLConfig(learning_rate=lr))
+        state, metrics = jaxil.train(algo, key, expert, 1_000)
         probs = T.policy_table(mdp, algo.policy(state))
         occ = T.occupancy(mdp, probs)
         tv = T.total_variation(occ.state_action, expert.state_action)
@@ -80,8 +80,8 @@ def test_gridworld_optimal_policy_of_the_learned_reward():
     expert_pi = T.value_iteration(mdp).policy
     expert = T.occupancy(mdp, expert_pi)
     config = MaxEntIRLConfig(policy="optimal", learning_rate=0.1)
-    algo = maxent_irl(mdp, config, expert_occupancy=expert)
-    state, _ = jax.jit(lambda k: jaxil.train(algo, k, None, 300))(jax.random.key(0))
+    algo = maxent_irl(mdp, config)
+    state, _ = jax.jit(lambda k: jaxil.train(algo, k, expert, 300))(jax.random.key(0))
     learned = T.value_iteration(mdp, state.reward(mdp.features)).policy
     np.testing.assert_allclose(T.policy_table(mdp, algo.policy(state)), learned, atol=1e-6)
     expert_return = T.policy_return(mdp, expert_pi)
@@ -116,9 +116,19 @@ def test_learns_from_cliff_demos_with_a_neural_reward():
 
 
 def test_needs_demos_or_an_expert_occupancy():
-    algo = maxent_irl(jaxil.envs.make("cliff"))
+    env = jaxil.envs.make("cliff")
+    algo = maxent_irl(env)
     with pytest.raises(ValueError, match="demos"):
         algo.init(jax.random.key(0), None)
+    # the exact occupancy comes through train's data argument, like demonstrations; the
+    # factories take no third argument
+    mdp = env.unwrapped.mdp
+    expert = T.occupancy(mdp, T.value_iteration(mdp).policy)
+    state, _ = jaxil.train(algo, jax.random.key(0), expert, num_updates=1)
+    np.testing.assert_allclose(state.expert.state_action, expert.state_action, rtol=1e-6)
+    for factory in (maxent_irl, apprenticeship, mwal):
+        with pytest.raises(TypeError):
+            factory(env, None, expert)
     with pytest.raises(TypeError, match="tabular"):
         maxent_irl(jaxil.envs.make("pointmass"))
     with pytest.raises(ValueError, match="reward"):

@@ -118,15 +118,12 @@ def uniform_policy(mdp: TabularMDP) -> Array:
 
 
 def apprenticeship(env: Env | TabularMDP,
-                   config: ApprenticeshipConfig | None = None,
-                   expert_occupancy: Occupancy | None = None) -> Algorithm:
+                   config: ApprenticeshipConfig | None = None) -> Algorithm:
     """Apprenticeship learning (projection or max-margin) as an `Algorithm`.
 
     Args:
         env: a tabular env or a `TabularMDP` (features `phi[S, K]` or `phi[S, A, K]`).
         config: `ApprenticeshipConfig`.
-        expert_occupancy: the expert's exact `Occupancy`; when given, demonstrations are
-            ignored.
 
     Returns:
         `Algorithm(init, update, policy)`: `init(key, demos)` computes `mu_E` and `pi_0`;
@@ -143,10 +140,9 @@ def apprenticeship(env: Env | TabularMDP,
     if n < 2:
         raise ValueError(f"num_iterations: expected >= 2, got {n}")
 
-    def init(key: PRNGKey, demos: Transition | None = None) -> ApprenticeshipState:
+    def init(key: PRNGKey, data: Transition | Occupancy | None = None) -> ApprenticeshipState:
         del key  # deterministic
-        occ = expert_occupancy_for(base if expert_occupancy is None else mdp, demos,
-                                   expert_occupancy)
+        occ = expert_occupancy_for(base, data)
         mu_e = feature_expectations(mdp, occ)
         pi0 = uniform_policy(mdp)
         mu0 = policy_feature_expectations(mdp, pi0)

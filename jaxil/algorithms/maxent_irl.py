@@ -10,8 +10,9 @@ the exact gradient of the dual objective (the expert's causal negative log-likel
     grad L = sum_x (d_pi(x) - d_E(x)) grad r_theta(x)    (x = s or (s, a)),
 
 i.e. the learner's feature expectations minus the expert's for a linear reward. The
-expert's occupancy `d_E` is computed once, in `init`, from the demonstrations (or given
-exactly with `expert_occupancy=`); the per-update `batch` is ignored.
+expert's occupancy `d_E` is computed once, in `init`, from the demonstrations, or given
+exactly as an `Occupancy` in their place (`jaxil.train(algo, key, occupancy, ...)`); the
+per-update `batch` is ignored.
 """
 
 from __future__ import annotations
@@ -97,14 +98,17 @@ def make_optimizer(name: str, learning_rate: float | Array) -> optax.GradientTra
     raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {name!r}")
 
 
-def expert_occupancy_for(env: Env | TabularMDP, demos: Transition | None,
-                         given: Occupancy | None) -> Occupancy:
-    """The expert occupancy: `given` if not `None`, else estimated from `demos`."""
-    if given is not None:
-        return Occupancy(jnp.asarray(given.state, jnp.float32),
-                         jnp.asarray(given.state_action, jnp.float32))
-    if demos is None:
-        raise ValueError("demos: tabular IRL needs demonstrations or expert_occupancy=")
+def expert_occupancy_for(env: Env | TabularMDP, data: Transition | Occupancy | None
+                         ) -> Occupancy:
+    """The expert occupancy: `data` itself when it is an `Occupancy` (exact), else estimated
+    from the flat demonstrations `data` (`jaxil.tabular.occupancy_from_demos`)."""
+    if isinstance(data, Occupancy):
+        return Occupancy(jnp.asarray(data.state, jnp.float32),
+                         jnp.asarray(data.state_action, jnp.float32))
+    if data is None:
+        raise ValueError("demos: tabular IRL needs demonstrations or the expert's exact "
+                         "Occupancy, as jaxil.train's data argument")
+    demos = data
     # Demonstrations closed over by a jitted `jaxil.train` are constants: keep XLA from
     # constant-folding the index conversion (slow at compile time).
     if isinstance(demos, Transition):
@@ -152,8 +156,7 @@ def maxent_irl_step(mdp: TabularMDP, reward: RewardModel, expert: Occupancy,
     return grads, sol.values, metrics
 
 
-def maxent_irl(env: Env | TabularMDP, config: MaxEntIRLConfig | None = None,
-               expert_occupancy: Occupancy | None = None) -> Algorithm:
+def maxent_irl(env: Env | TabularMDP, config: MaxEntIRLConfig | None = None) -> Algorithm:
     """MaxEnt IRL as an `Algorithm` on a tabular env (or a bare `TabularMDP`).
 
     Args:
@@ -161,16 +164,15 @@ def maxent_irl(env: Env | TabularMDP, config: MaxEntIRLConfig | None = None,
             wrapped) or a `TabularMDP` (may be traced: build the algorithm inside `vmap` to
             learn a batch of MDPs at once).
         config: `MaxEntIRLConfig`.
-        expert_occupancy: the expert's exact `Occupancy`; when given, `init` ignores
-            demonstrations.
 
     Returns:
-        `Algorithm(init, update, policy)`: `init(key, demos)` estimates the expert
-        occupancy from the flat demonstrations (`jaxil.tabular.occupancy_from_demos`) and
-        builds the reward model; `update(state, batch)` is one exact gradient step
-        (`batch` is ignored); `policy(state)` is an `ActorPolicy` that acts exactly like
-        the table (`jaxil.tabular.to_actor_policy`; `jaxil.tabular.policy_table` reads it
-        back).
+        `Algorithm(init, update, policy)`: `init(key, data)` takes the expert's exact
+        `Occupancy`, or estimates it from flat demonstrations
+        (`jaxil.tabular.occupancy_from_demos`), and builds the reward model (both come
+        through `jaxil.train(algo, key, data, ...)`); `update(state, batch)` is one exact
+        gradient step (`batch` is ignored); `policy(state)` is an `ActorPolicy` that acts
+        exactly like the table (`jaxil.tabular.to_actor_policy`;
+        `jaxil.tabular.policy_table` reads it back).
     """
     config = MaxEntIRLConfig() if config is None else config
     base = tabular_env(env)
@@ -186,9 +188,8 @@ def maxent_irl(env: Env | TabularMDP, config: MaxEntIRLConfig | None = None,
                                     tol=config.tol, max_iters=config.max_iters,
                                     init_values=init_values)
 
-    def init(key: PRNGKey, demos: Transition | None = None) -> MaxEntIRLState:
-        expert = expert_occupancy_for(base if expert_occupancy is None else mdp, demos,
-                                      expert_occupancy)
+    def init(key: PRNGKey, data: Transition | Occupancy | None = None) -> MaxEntIRLState:
+        expert = expert_occupancy_for(base, data)
         reward = make_reward_model(config.reward, mdp.num_features, key, config.hidden_sizes,
                                    config.activation)
         opt_state = optimizer.init(eqx.filter(reward, eqx.is_array))

@@ -93,15 +93,12 @@ def scaled_features(features: Array, complement: bool = True) -> Array:
     return jnp.concatenate([phi, 1.0 - phi], axis=-1) if complement else phi
 
 
-def mwal(env: Env | TabularMDP, config: MWALConfig | None = None,
-         expert_occupancy: Occupancy | None = None) -> Algorithm:
+def mwal(env: Env | TabularMDP, config: MWALConfig | None = None) -> Algorithm:
     """MWAL as an `Algorithm`.
 
     Args:
         env: a tabular env or a `TabularMDP`.
         config: `MWALConfig`.
-        expert_occupancy: the expert's exact `Occupancy`; when given, demonstrations are
-            ignored.
 
     Returns:
         `Algorithm(init, update, policy)`: each `update` is one round (a no-op after
@@ -123,10 +120,9 @@ def mwal(env: Env | TabularMDP, config: MWALConfig | None = None,
             return occ.state @ features
         return jnp.einsum("sa,sak->k", occ.state_action, features)
 
-    def init(key: PRNGKey, demos: Transition | None = None) -> MWALState:
+    def init(key: PRNGKey, data: Transition | Occupancy | None = None) -> MWALState:
         del key  # deterministic
-        occ = expert_occupancy_for(base if expert_occupancy is None else mdp, demos,
-                                   expert_occupancy)
+        occ = expert_occupancy_for(base, data)
         pi_shape = uniform_policy(mdp).shape
         zero = jnp.zeros((), jnp.float32)
         return MWALState(
