@@ -4,20 +4,20 @@ Every method is an `Algorithm(init, update, policy)` of pure functions; `jaxil.t
 one as a single `lax.scan`, under `jax.jit` and `jax.vmap`.
 """
 
-from jaxil import algorithms, data, envs, experts, networks, rl
+from jaxil import algorithms, checkpoint, data, envs, experts, networks, rl
 from jaxil.core import Algorithm
 from jaxil.evaluation import evaluate, normalized_score
 from jaxil.networks import ActorPolicy, EpsilonRandom, RandomPolicy, load_policy, save_policy
 from jaxil.rollout import Episodes, rollout_episodes, unroll, unroll_with
 from jaxil.training import sample_batch, train
 from jaxil.types import Box, Discrete, EnvSpec, Policy, RewardFn, Transition
-
-__version__ = "0.1.0"
+from jaxil.version import __version__ as __version__
 
 __all__ = [
     "ActorPolicy", "Algorithm", "Box", "Discrete", "EnvSpec", "Episodes", "EpsilonRandom",
     "Policy",
-    "RandomPolicy", "RewardFn", "Transition", "algorithms", "data", "envs", "evaluate",
+    "RandomPolicy", "RewardFn", "Transition", "algorithms", "checkpoint", "data", "envs",
+    "evaluate",
     "experts", "load_policy", "networks", "normalized_score", "rl", "rollout_episodes",
     "sample_batch", "save_policy", "train", "unroll", "unroll_with",
 ]

@@ -25,6 +25,7 @@ import typer.core
 from rich.console import Console
 
 from jaxil.algorithms.registry import ALGORITHMS, AlgorithmEntry, check_setting
+from jaxil.checkpoint import CheckpointMismatchError
 
 DEBUG_ENV = "JAXIL_DEBUG"
 """Set (to anything non-empty) to get the traceback of an internal error."""
@@ -536,6 +537,56 @@ def _check_policy_fits(loaded: Any, path: str, environment: Any, env: str) -> No
              f"--env {env}'s bounds are low={theirs.low}, high={theirs.high}")
 
 
+def _check_checkpoint_options(directory: str | None, every: int | None,
+                              resume: bool) -> None:
+    """`--checkpoint-every` and `--resume` need `--checkpoint-dir`, a directory that is (or
+    can be made) writable; it is made when training starts."""
+    if directory is None:
+        if every is not None:
+            fail(f"--checkpoint-every {every}: needs --checkpoint-dir DIR (where to save)")
+        if resume:
+            fail("--resume: needs --checkpoint-dir DIR (the directory of the run to resume)")
+        return
+    if not directory:
+        fail(f"--checkpoint-dir {directory!r}: expected a directory path")
+    if os.path.exists(directory):
+        if not os.path.isdir(directory):
+            fail(f"--checkpoint-dir {directory}: exists and is not a directory")
+        _check_writable_dir("--checkpoint-dir", directory, directory)
+    else:
+        if resume:
+            fail(f"--resume: --checkpoint-dir {directory} does not exist; nothing to resume")
+        _check_writable_dir("--checkpoint-dir", directory,
+                            os.path.dirname(os.path.abspath(directory)))
+
+
+def _resume_step(directory: str | None, resume: bool) -> int | None:
+    """The update the run resumes at (`None`: from the start); with `--resume`, fails
+    unless `directory` holds an intact checkpoint (whether it is this run's is checked
+    when training starts)."""
+    from jaxil.checkpoint import latest_step
+
+    step = None if directory is None else latest_step(directory)
+    if resume and step is None:
+        fail(f"--resume: --checkpoint-dir {directory} holds no intact checkpoint to resume; "
+             "leave --resume out to start a run there")
+    return step
+
+
+def _run_description(algo: str, env: str, backend: str | None, config: Any,
+                     expert: str | None) -> str:
+    """What a checkpoint records of the run's settings besides the seed, demos, updates and
+    batch size (which the fingerprint has): the algorithm, env and config (and expert)."""
+    import hashlib
+
+    text = f"{algo} on {env}" + (f" (backend {backend})" if backend else "")
+    text += f", {_one_line(repr(config))}"
+    if expert is not None:
+        with open(expert, "rb") as f:
+            text += f", expert sha256 {hashlib.sha256(f.read()).hexdigest()[:16]}"
+    return text
+
+
 # ------------------------------------------------------------------------- commands
 
 @app.command()
@@ -621,8 +672,23 @@ def train(
         help="A saved expert policy (.eqx from `jaxil expert`), for methods that query "
              "one (dagger, dart).")] = None,
     force: Force = False,
+    checkpoint_dir: Annotated[str | None, typer.Option(
+        help="Save the whole training state here every --checkpoint-every updates (the "
+             "last two checkpoints are kept). If it holds a checkpoint of this run (same "
+             "algorithm, settings, env, demos, seed, updates and batch size), training "
+             "resumes from it; one of another run is an error.")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        min=1, help="Updates between checkpoints (default: a tenth of --updates).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Resume from --checkpoint-dir, which must hold a checkpoint of "
+                         "this run.")] = False,
 ):
-    """Trains ALGO on demonstrations and saves the policy."""
+    """Trains ALGO on demonstrations and saves the policy.
+
+    With --checkpoint-dir, a run that is stopped (killed, out of time) continues where its
+    last checkpoint left off when the same command is run again, and ends with the policy
+    an uninterrupted run with --checkpoint-dir gives, bit for bit.
+    """
     import time
 
     import jax
@@ -638,6 +704,7 @@ def train(
     check_output("--out", out, "policy", {**inputs, "--metrics-csv": metrics_csv}, force)
     if metrics_csv:
         check_output("--metrics-csv", metrics_csv, "metrics", {**inputs, "--out": out}, force)
+    _check_checkpoint_options(checkpoint_dir, checkpoint_every, resume)
     environment = _make_env(env, backend)
     _check_env_fits(entry, environment, env)
     data = _load_demos(demos, environment.spec)
@@ -650,14 +717,30 @@ def train(
         algorithm = entry.factory(environment, config, **extra)
     except ValueError as err:
         fail(_setting_error(err, overrides, context))
+    resumed = _resume_step(checkpoint_dir, resume)
     start = time.perf_counter()
     with console.status(f"training {algo} on {env} ({updates} updates)"):
         try:  # host-side checks of the demos and settings raise before anything compiles
-            state, metrics = jax.jit(
-                lambda k: jaxil.train(algorithm, k, data, updates, batch_size))(
-                jax.random.key(seed))
+            if checkpoint_dir is None:
+                state, metrics = jax.jit(
+                    lambda k: jaxil.train(algorithm, k, data, updates, batch_size))(
+                    jax.random.key(seed))
+            else:  # on the host, chunk by chunk, saving after each
+                description = _run_description(algo, env, backend, config, expert)
+                state, metrics = jaxil.train(
+                    algorithm, jax.random.key(seed), data, updates, batch_size,
+                    checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+                    checkpoint_description=description)
+        except CheckpointMismatchError as err:
+            message = _one_line(err).removeprefix(f"checkpoint_dir {checkpoint_dir}: ")
+            fail(f"--checkpoint-dir {checkpoint_dir}: {message}")
         except ValueError as err:
             fail(_setting_error(err, overrides, f"{context} with --demos {demos}"))
+        except OSError as err:  # a checkpoint that could not be written
+            if checkpoint_dir is None:
+                raise
+            fail(f"--checkpoint-dir {checkpoint_dir}: could not write a checkpoint "
+                 f"({err.strerror or err})", 1)
         jax.block_until_ready(state)
     seconds = time.perf_counter() - start
     policy = algorithm.policy(state)
@@ -670,7 +753,8 @@ def train(
 
         _write("--metrics-csv", metrics_csv,
                lambda: write_metrics_csv(metrics_csv, metrics, run=f"{algo}/{env}"))
-    console.print(f"{algo} on {env}: {updates} updates in {seconds:.1f} s, "
+    since = "" if resumed is None else f" (resumed at update {resumed})"
+    console.print(f"{algo} on {env}: {updates} updates in {seconds:.1f} s{since}, "
                   f"mean return {float(returns.mean()):.1f} -> {out}")
 
 
