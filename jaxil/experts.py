@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -38,11 +37,12 @@ import numpy as np
 from jaxil.envs.base import Env
 from jaxil.evaluation import evaluate
 from jaxil.networks.policy import ActorPolicy
+from jaxil.progress import MetricsCallback
 from jaxil.rl.ppo import PPOConfig, ppo
 from jaxil.training import train
 from jaxil.types import PRNGKey
 
-ProgressFn = Callable[[int, dict[str, float]], None]
+ProgressFn = MetricsCallback
 """`progress(update, metrics)`: called on the host during training with Python floats."""
 
 
@@ -113,22 +113,6 @@ def default_timesteps(env_name: str) -> int:
     return defaults(env_name).num_timesteps
 
 
-def _with_progress(update, progress: ProgressFn, every: int):
-    """Wraps `update` so that every `every` updates it reports its metrics to the host."""
-
-    def report(step, metrics):
-        progress(int(step), {k: float(v) for k, v in metrics.items()})
-
-    def wrapped(state, batch):
-        state = update(state, batch)
-        jax.lax.cond(state.step % every == 0,
-                     lambda: jax.debug.callback(report, state.step, state.metrics),
-                     lambda: None)
-        return state
-
-    return wrapped
-
-
 def train_ppo(env: Env, key: PRNGKey, num_timesteps: int | None = None,
               config: PPOConfig | None = None, *, deterministic: bool | None = None,
               anneal_lr: bool = True, num_eval_episodes: int = 20,
@@ -151,7 +135,8 @@ def train_ppo(env: Env, key: PRNGKey, num_timesteps: int | None = None,
         num_eval_episodes: episodes of the final evaluation (`jaxil.evaluate`); `0` skips
             it (`mean_return` is then NaN).
         progress: optional `progress(update, metrics)`, called on the host every
-            `progress_every` updates (metrics as Python floats, e.g. `episode_return`).
+            `progress_every` updates and after the last (metrics as Python floats, e.g.
+            `episode_return`): `jaxil.train`'s `callback`.
         progress_every: updates between two `progress` calls.
 
     Returns:
@@ -173,11 +158,10 @@ def train_ppo(env: Env, key: PRNGKey, num_timesteps: int | None = None,
     if anneal_lr and config.lr_decay_updates == 0:
         config = dataclasses.replace(config, lr_decay_updates=num_updates)
     algo = ppo(env, config)
-    if progress is not None:
-        algo = algo._replace(update=_with_progress(algo.update, progress, progress_every))
 
     train_key, eval_key = jax.random.split(key)
-    run = jax.jit(lambda k: train(algo, k, None, num_updates)).lower(train_key).compile()
+    run = jax.jit(lambda k: train(algo, k, None, num_updates, callback=progress,
+                                  report_every=progress_every)).lower(train_key).compile()
     compiled = time.perf_counter()
     state, metrics = jax.block_until_ready(run(train_key))
     trained = time.perf_counter()

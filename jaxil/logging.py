@@ -1,9 +1,16 @@
-"""Writing metrics: CSV files and learning-curve plots (matplotlib, the `plot` extra)."""
+"""Writing metrics: CSV and JSON Lines files, and learning-curve plots (matplotlib, the
+`plot` extra).
+
+Both files index rows by `update`, the 0-based index of an update; the evaluations of
+`jaxil.train(..., eval_env=...)` (metrics `eval/...`, with `eval/update` the number of
+updates done when each ran) sit on the row of the update they followed.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Mapping
 
@@ -15,16 +22,94 @@ METRICS_HEADER = ("run", "update", "metric", "value")
 """The first row of a metrics CSV."""
 
 
+EVAL_UPDATE = "eval/update"
+"""The metric that gives, for each evaluation, the number of updates done before it."""
+
+
+def _indexed(metrics: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`name -> (update_index[n], value[n])` for each scalar metric: per-update metrics at
+    0, 1, ...; evaluations (`eval/...`) at the update they followed."""
+    evals = None
+    if EVAL_UPDATE in metrics:
+        evals = np.asarray(metrics[EVAL_UPDATE]).reshape(-1).astype(np.int64) - 1
+    out = {}
+    for name, values in sorted(metrics.items()):
+        if name == EVAL_UPDATE:
+            continue
+        values = np.asarray(values).reshape(-1)
+        steps = np.arange(values.size)
+        if evals is not None and name.startswith("eval/"):
+            steps = evals
+        out[name] = (steps, values)
+    return out
+
+
 def _metrics_rows(metrics: Mapping[str, np.ndarray], run: str, header: bool) -> bytes:
     """The CSV text (optionally with `METRICS_HEADER`) of `metrics`, as bytes."""
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     if header:
         writer.writerow(METRICS_HEADER)
-    for name, values in sorted(metrics.items()):
-        for i, v in enumerate(np.asarray(values).reshape(-1)):
-            writer.writerow([run, i, name, f"{float(v):.6g}"])
+    for name, (steps, values) in _indexed(metrics).items():
+        for i, v in zip(steps, values, strict=True):
+            writer.writerow([run, int(i), name, f"{float(v):.6g}"])
     return text.getvalue().encode()
+
+
+def _read_for_append(path: str | os.PathLike, append: bool, check) -> bytes:
+    """The old contents to keep (`b""` without `append` or a file), checked by `check`,
+    ending with a line break."""
+    if not (append and os.path.exists(path)):
+        return b""
+    with open(path, "rb") as f:
+        old = f.read()
+    if old:
+        check(old)
+        if not old.endswith(b"\n"):
+            old += b"\n"
+    return old
+
+
+def write_metrics_jsonl(path: str | os.PathLike, metrics: Mapping[str, np.ndarray],
+                        run: str = "", append: bool = False) -> None:
+    """Writes metrics as JSON Lines: one object per update, `{"run", "update", name:
+    value, ...}` (evaluations on the update they followed; non-finite values as `NaN` /
+    `Infinity`, as Python's `json` reads them).
+
+    Written atomically, like `write_metrics_csv`; `append` keeps the old lines.
+
+    Raises:
+        ValueError: `append` to an existing file whose first line is not a JSON object.
+    """
+    def check(old: bytes) -> None:
+        try:
+            first = json.loads(old.split(b"\n", 1)[0])
+        except ValueError:
+            first = None
+        if not isinstance(first, dict) or "update" not in first:
+            raise ValueError(f"{os.fspath(path)}: not a metrics JSON Lines file (its first "
+                             "line is not an object with an 'update'); refusing to append")
+
+    old = _read_for_append(path, append, check)
+    rows: dict[int, dict] = {}
+    for name, (steps, values) in _indexed(metrics).items():
+        for i, v in zip(steps, values, strict=True):
+            rows.setdefault(int(i), {"run": run, "update": int(i)})[name] = float(v)
+    text = "".join(json.dumps(rows[i]) + "\n" for i in sorted(rows))
+    atomic_write(path, lambda f: f.write(old + text.encode()))
+
+
+def read_metrics_jsonl(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The metrics of a file from `write_metrics_jsonl`: `name -> values` in file order
+    (one run's file gives back the arrays written, `eval/update` aside)."""
+    out: dict[str, list[float]] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                for name, value in json.loads(line).items():
+                    if name not in ("run", "update"):
+                        out.setdefault(name, []).append(value)
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
 def write_metrics_csv(path: str | os.PathLike, metrics: Mapping[str, np.ndarray],
@@ -45,16 +130,12 @@ def write_metrics_csv(path: str | os.PathLike, metrics: Mapping[str, np.ndarray]
         ValueError: `append` to an existing file that is not a metrics CSV (its first
             line is not `METRICS_HEADER`).
     """
-    old = b""
-    if append and os.path.exists(path):
-        with open(path, "rb") as f:
-            old = f.read()
-        first = old.split(b"\n", 1)[0].strip()
-        if old and first != ",".join(METRICS_HEADER).encode():
+    def check(old: bytes) -> None:
+        if old.split(b"\n", 1)[0].strip() != ",".join(METRICS_HEADER).encode():
             raise ValueError(f"{os.fspath(path)}: not a metrics CSV (its first line is not "
                              f"{','.join(METRICS_HEADER)!r}); refusing to append to it")
-        if old and not old.endswith(b"\n"):
-            old += b"\r\n"
+
+    old = _read_for_append(path, append, check)
     new = _metrics_rows(metrics, run, header=not old)
     atomic_write(path, lambda f: f.write(old + new))
 
