@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
 import os
@@ -26,6 +27,7 @@ from rich.console import Console
 
 from jaxil.algorithms.registry import ALGORITHMS, AlgorithmEntry, check_setting
 from jaxil.checkpoint import CheckpointMismatchError
+from jaxil.progress import ProgressBar, default_report_every
 
 DEBUG_ENV = "JAXIL_DEBUG"
 """Set (to anything non-empty) to get the traceback of an internal error."""
@@ -127,6 +129,21 @@ Backend = Annotated[str | None, typer.Option(
     help="Brax physics backend (brax/<name> environments only).")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Overwrite output files that exist and are not jaxil's own kind.")]
+ShowProgress = Annotated[bool | None, typer.Option(
+    "--progress/--no-progress",
+    help="Show a progress bar on stderr (default: when stderr is a terminal).")]
+
+
+def _show_progress(flag: bool | None) -> bool:
+    """`--progress` / `--no-progress`, or whether stderr is a terminal."""
+    return sys.stderr.isatty() if flag is None else flag
+
+
+def _busy(message: str, show: bool = True):
+    """A spinner with `message` while a long step runs (none when a progress bar shows)."""
+    import contextlib
+
+    return console.status(message) if show else contextlib.nullcontext()
 AlgorithmName = enum.Enum("AlgorithmName", {name: name for name in ALGORITHMS}, type=str)
 """The names `jaxil train` accepts (checked, and listed on a mistake, by Typer)."""
 
@@ -323,6 +340,15 @@ def _is_metrics_csv(path: str) -> bool:
         return False
 
 
+def _is_metrics_jsonl(path: str) -> bool:
+    """`path` starts with a line that `jaxil.logging.write_metrics_jsonl` writes."""
+    try:
+        first = json.loads(_first_line(path))
+    except (OSError, ValueError):
+        return False
+    return isinstance(first, dict) and "update" in first and "run" in first
+
+
 def _is_demos_file(path: str) -> bool:
     """`path` is a jaxil demos file (`jaxil.data.save` wrote it; another library's
     demonstrations, which `jaxil.data.load` also reads, are the user's own data)."""
@@ -338,6 +364,7 @@ def _is_demos_file(path: str) -> bool:
 _OUTPUT_KINDS: dict[str, tuple[str, Callable[[str], bool]]] = {
     "policy": ("a jaxil policy file", _is_policy_file),
     "metrics": ("a jaxil metrics CSV", _is_metrics_csv),
+    "metrics-jsonl": ("a jaxil metrics JSON Lines file", _is_metrics_jsonl),
     "demos": ("a jaxil demos file", _is_demos_file),
 }
 
@@ -361,8 +388,8 @@ def check_output(option: str, path: str, kind: str, others: Mapping[str, str | N
     Args:
         option: the option that names the output (`--out`, ...), for messages.
         path: the output file.
-        kind: `"policy"`, `"metrics"` or `"demos"`: an existing file of another kind is
-            refused unless `force`.
+        kind: `"policy"`, `"metrics"`, `"metrics-jsonl"` or `"demos"`: an existing file of
+            another kind is refused unless `force`.
         others: the command's other files by option (inputs and outputs); `path` must be
             none of them.
         force: replace an existing file of another kind.
@@ -616,6 +643,7 @@ def expert(
     sampled_actions: Annotated[bool, typer.Option(
         help="Record sampled actions in --demos instead of the expert's mode.")] = False,
     force: Force = False,
+    progress: ShowProgress = None,
 ):
     """Trains a PPO expert on ENV and saves it (optionally with demonstrations)."""
     import jax
@@ -631,11 +659,22 @@ def expert(
         fail(f"--timesteps {timesteps}: expected at least {minimum} for {env} (one PPO "
              "update: num_envs * rollout_length environment steps)")
     key = jax.random.key(seed)
-    with console.status(f"training a PPO expert on {env}"):
+    config = jaxil.experts.default_config(environment.spec.name)
+    total = (jaxil.experts.default_timesteps(environment.spec.name) if timesteps is None
+             else timesteps) // config.batch_size
+    bar = None
+    if _show_progress(progress):
+        bar = ProgressBar(total, "episode_return", f"PPO expert on {env}")
+    with _busy(f"training a PPO expert on {env}", bar is None):
         try:
-            policy, info = jaxil.experts.train_ppo(environment, key, num_timesteps=timesteps)
+            policy, info = jaxil.experts.train_ppo(
+                environment, key, num_timesteps=timesteps, progress=bar,
+                progress_every=default_report_every(total))
         except ValueError as err:
             fail(f"expert on {env}: {_one_line(err)}")
+        finally:
+            if bar is not None:
+                bar.close()
     _check_finite(f"the PPO expert on {env}", policy, info["metrics"])
     data = None
     if demos:
@@ -668,10 +707,18 @@ def train(
     backend: Backend = None,
     metrics_csv: Annotated[str | None, typer.Option(help="Write per-update metrics here.")]
     = None,
+    metrics_jsonl: Annotated[str | None, typer.Option(
+        help="Write per-update metrics here as JSON Lines (one object per update).")] = None,
+    eval_every: Annotated[int | None, typer.Option(
+        min=1, help="Evaluate the policy every N updates inside the run (eval/return in "
+                    "the metrics).")] = None,
+    eval_episodes: Annotated[int, typer.Option(
+        min=1, help="Episodes per evaluation with --eval-every.")] = 10,
     expert: Annotated[str | None, typer.Option(
         help="A saved expert policy (.eqx from `jaxil expert`), for methods that query "
              "one (dagger, dart).")] = None,
     force: Force = False,
+    progress: ShowProgress = None,
     checkpoint_dir: Annotated[str | None, typer.Option(
         help="Save the whole training state here every --checkpoint-every updates (the "
              "last two checkpoints are kept). If it holds a checkpoint of this run (same "
@@ -701,10 +748,17 @@ def train(
     overrides = set_ or []
     config = parse_overrides(entry.config, overrides)
     inputs = {"--demos": demos, "--expert": expert}
-    check_output("--out", out, "policy", {**inputs, "--metrics-csv": metrics_csv}, force)
-    if metrics_csv:
-        check_output("--metrics-csv", metrics_csv, "metrics", {**inputs, "--out": out}, force)
+    outputs = {"--out": (out, "policy"), "--metrics-csv": (metrics_csv, "metrics"),
+               "--metrics-jsonl": (metrics_jsonl, "metrics-jsonl")}
+    for option, (path, kind) in outputs.items():
+        if path is not None:
+            others = {o: p for o, (p, _) in outputs.items() if o != option}
+            check_output(option, path, kind, {**inputs, **others}, force)
     _check_checkpoint_options(checkpoint_dir, checkpoint_every, resume)
+    if eval_every is not None and checkpoint_every is not None and \
+            checkpoint_every % eval_every:
+        fail(f"--checkpoint-every {checkpoint_every}: expected a multiple of --eval-every "
+             f"{eval_every} (evaluations fall inside checkpointed chunks)")
     environment = _make_env(env, backend)
     _check_env_fits(entry, environment, env)
     data = _load_demos(demos, environment.spec)
@@ -718,19 +772,24 @@ def train(
     except ValueError as err:
         fail(_setting_error(err, overrides, context))
     resumed = _resume_step(checkpoint_dir, resume)
+    show = _show_progress(progress)
+    options = {"progress": show}
+    if eval_every is not None:
+        options.update(eval_env=environment, eval_every=eval_every,
+                       eval_episodes=eval_episodes)
     start = time.perf_counter()
-    with console.status(f"training {algo} on {env} ({updates} updates)"):
+    with _busy(f"training {algo} on {env} ({updates} updates)", not show):
         try:  # host-side checks of the demos and settings raise before anything compiles
             if checkpoint_dir is None:
                 state, metrics = jax.jit(
-                    lambda k: jaxil.train(algorithm, k, data, updates, batch_size))(
-                    jax.random.key(seed))
+                    lambda k: jaxil.train(algorithm, k, data, updates, batch_size,
+                                          **options))(jax.random.key(seed))
             else:  # on the host, chunk by chunk, saving after each
                 description = _run_description(algo, env, backend, config, expert)
                 state, metrics = jaxil.train(
                     algorithm, jax.random.key(seed), data, updates, batch_size,
                     checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-                    checkpoint_description=description)
+                    checkpoint_description=description, **options)
         except CheckpointMismatchError as err:
             message = _one_line(err).removeprefix(f"checkpoint_dir {checkpoint_dir}: ")
             fail(f"--checkpoint-dir {checkpoint_dir}: {message}")
@@ -748,13 +807,17 @@ def train(
     _check_finite(f"{context} ({updates} updates)", policy, metrics)
     returns = jaxil.evaluate(environment, policy, jax.random.key(seed + 1), 20)
     _write("--out", out, lambda: jaxil.save_policy(out, policy))
-    if metrics_csv:
-        from jaxil.logging import write_metrics_csv
+    from jaxil.logging import write_metrics_csv, write_metrics_jsonl
 
-        _write("--metrics-csv", metrics_csv,
-               lambda: write_metrics_csv(metrics_csv, metrics, run=f"{algo}/{env}"))
+    for option, path, write in (("--metrics-csv", metrics_csv, write_metrics_csv),
+                                ("--metrics-jsonl", metrics_jsonl, write_metrics_jsonl)):
+        if path:
+            _write(option, path, functools.partial(write, path, metrics, run=f"{algo}/{env}"))
     since = "" if resumed is None else f" (resumed at update {resumed})"
-    console.print(f"{algo} on {env}: {updates} updates in {seconds:.1f} s{since}, "
+    curve = ""
+    if "eval/return" in metrics and metrics["eval/return"].size:
+        curve = f", evaluated return {float(metrics['eval/return'][-1]):.1f}"
+    console.print(f"{algo} on {env}: {updates} updates in {seconds:.1f} s{since}{curve}, "
                   f"mean return {float(returns.mean()):.1f} -> {out}")
 
 

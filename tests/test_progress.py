@@ -6,6 +6,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from cli_subprocess import run_jaxil
 from tree_checks import assert_bit_identical
 
 import jaxil
@@ -150,3 +151,25 @@ def test_metrics_files_put_evaluations_at_their_update(tmp_path):
     rows = csv_path.read_text().splitlines()
     assert "r,3,eval/return,20" in rows and "r,0,loss,3" in rows
     assert not any("eval/update" in row for row in rows)
+
+
+def test_cli_evaluates_inside_the_run_and_writes_json_lines(cartpole_expert, tmp_path):
+    env, expert, _ = cartpole_expert
+    demos = jaxil.data.collect(env, expert, jax.random.key(1), 3)
+    jaxil.data.save(tmp_path / "d.npz", demos, metadata={"env": "cartpole"})
+    done = run_jaxil("train", "bc", "--env", "cartpole", "--demos", "d.npz", "--out", "p.eqx",
+                     "--updates", 60, "--eval-every", 20, "--eval-episodes", 2,
+                     "--metrics-jsonl", "m.jsonl", "--progress", "--set", "hidden_sizes=16",
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "60/60 updates" in done.stderr  # the bar, drawn from inside the compiled run
+    assert "evaluated return" in done.stdout
+    metrics = read_metrics_jsonl(tmp_path / "m.jsonl")
+    assert metrics["loss"].shape == (60,) and metrics["eval/return"].shape == (3,)
+    assert np.all(metrics["eval/return"] >= 0)
+    bad = run_jaxil("train", "bc", "--env", "cartpole", "--demos", "d.npz", "--out", "q.eqx",
+                    "--eval-every", 20, "--checkpoint-dir", "c", "--checkpoint-every", 30,
+                    cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "--checkpoint-every 30: expected a multiple of --eval-every 20" in bad.stderr
+    assert not (tmp_path / "q.eqx").exists() and not (tmp_path / "c").exists()
