@@ -9,6 +9,7 @@ from jaxil.core import Algorithm
 from jaxil.evaluation import evaluate, normalized_score
 from jaxil.networks import ActorPolicy, EpsilonRandom, RandomPolicy, load_policy, save_policy
 from jaxil.rollout import Episodes, rollout_episodes, unroll, unroll_with
+from jaxil.sweeps import SweepResult, sweep
 from jaxil.training import sample_batch, train
 from jaxil.types import Box, Discrete, EnvSpec, Policy, RewardFn, Transition
 from jaxil.version import __version__ as __version__
@@ -19,7 +20,7 @@ __all__ = [
     "RandomPolicy", "RewardFn", "Transition", "algorithms", "checkpoint", "data", "envs",
     "evaluate",
     "experts", "load_policy", "networks", "normalized_score", "rl", "rollout_episodes",
-    "sample_batch", "save_policy", "train", "unroll", "unroll_with",
+    "sample_batch", "save_policy", "SweepResult", "sweep", "train", "unroll", "unroll_with",
 ]
 
 from jaxil import tabular  # noqa: E402  (tabular MDPs; registers gridworld/cliff/random_mdp)

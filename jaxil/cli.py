@@ -890,6 +890,168 @@ def convert(
                   f"-> {dst} ({to})")
 
 
+def _parse_grid(entry: AlgorithmEntry, overrides: list[str], items: list[str]
+                ) -> dict[str, list[Any]]:
+    """`--grid name=v1,v2,...` (repeatable) as `{name: [values]}`, each value read and
+    checked like `--set name=value`."""
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name or not raw:
+            fail(f"--grid {item}: expected name=value1,value2,..., e.g. "
+                 "learning_rate=1e-4,3e-4")
+        if name in grid:
+            fail(f"--grid {item}: {name} is already swept; give its values in one --grid")
+        if name.split(".")[0] == HEAD_OPTIONS:
+            fail(f"--grid {item}: head options cannot be swept; use --set")
+        values = []
+        for value in raw.split(","):
+            try:
+                config = parse_overrides(entry.config, [*overrides, f"{name}={value}"])
+            except CLIError as err:
+                fail(str(err).replace(f"--set {name}={value}", f"--grid {item}", 1))
+            values.append(functools.reduce(getattr, name.split("."), config))
+        if len(set(map(repr, values))) < len(values):
+            fail(f"--grid {item}: expected distinct values")
+        grid[name] = values
+    return grid
+
+
+SWEEP_OUTPUTS = ("table.csv", "metrics.jsonl", "curves.png")
+"""The files `jaxil sweep` writes in its --out folder."""
+
+
+def _check_sweep_outputs(out: str, force: bool) -> None:
+    """The files of `SWEEP_OUTPUTS` in `out` may be replaced only when they are an earlier
+    sweep's (its table.csv is a sweep table) or with --force."""
+    from jaxil.sweeps import is_sweep_table
+
+    existing = [n for n in SWEEP_OUTPUTS if os.path.exists(os.path.join(out, n))]
+    for name in existing:
+        if os.path.isdir(os.path.join(out, name)):
+            fail(f"--out {out}: {name} there is a directory; expected a folder for "
+                 f"{', '.join(SWEEP_OUTPUTS)}")
+    if existing and not force and not is_sweep_table(os.path.join(out, SWEEP_OUTPUTS[0])):
+        fail(f"--out {out}: holds {', '.join(existing)} that an earlier sweep did not write; "
+             "refusing to replace them (pass --force to overwrite)")
+
+
+def _start_distributed(coordinator: str | None, num_processes: int | None,
+                       process_id: int | None) -> None:
+    """`jax.distributed.initialize` with the given settings; the unset ones are detected
+    from the cluster's environment (SLURM, Open MPI, Kubernetes...) by JAX."""
+    import jax
+
+    try:
+        jax.distributed.initialize(coordinator_address=coordinator,
+                                   num_processes=num_processes, process_id=process_id)
+    except (ValueError, TypeError, RuntimeError) as err:
+        fail(f"--distributed: could not join the other processes ({_one_line(err)}); give "
+             "--coordinator HOST:PORT --num-processes N --process-id I, or run under a "
+             "cluster manager JAX detects (SLURM, Open MPI)", 1)
+
+
+@app.command("sweep")
+def sweep_(
+    algo: Annotated[AlgorithmName, typer.Argument(help="Algorithm to sweep.")],
+    env: Annotated[str, typer.Option(help="Environment name.")],
+    demos: Annotated[str, typer.Option(help="Demonstrations (.npz from `jaxil expert`).")],
+    out: Annotated[str, typer.Option(
+        help="Output folder: table.csv (one row per configuration), metrics.jsonl and "
+             "curves.png.")] = "runs/sweep",
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per configuration.")] = 8,
+    grid: Annotated[list[str] | None, typer.Option(
+        "--grid", help="Values to sweep, name=v1,v2,... (dotted for nested settings); "
+                       "repeatable: every combination is a configuration.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Config override name=value for every run; repeatable.")] = None,
+    updates: Annotated[int, typer.Option(min=1, help="Updates per run.")] = 2_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Expert transitions per update.")]
+    = 256,
+    seed: Seed = 0,
+    eval_every: Annotated[int | None, typer.Option(
+        min=1, help="Evaluate every N updates inside the runs (the table then ranks the "
+                    "last evaluation).")] = None,
+    eval_episodes: Annotated[int, typer.Option(min=1, help="Episodes per evaluation.")]
+    = 10,
+    metric: Annotated[str | None, typer.Option(
+        help="Metric of the table and curves (default: eval/return with --eval-every, "
+             "else loss).")] = None,
+    expert: Annotated[str | None, typer.Option(
+        help="A saved expert policy, for methods that query one (dagger, dart).")] = None,
+    backend: Backend = None,
+    progress: ShowProgress = None,
+    force: Force = False,
+    distributed: Annotated[bool, typer.Option(
+        "--distributed", help="Join other processes (one per host) with "
+                              "jax.distributed first; the runs are spread over every "
+                              "process's devices.")] = False,
+    coordinator: Annotated[str | None, typer.Option(
+        help="With --distributed: the coordinator's HOST:PORT (process 0's host).")] = None,
+    num_processes: Annotated[int | None, typer.Option(
+        min=1, help="With --distributed: the number of processes.")] = None,
+    process_id: Annotated[int | None, typer.Option(
+        min=0, help="With --distributed: this process's index.")] = None,
+):
+    """Trains ALGO for every combination of --grid values and --seeds seeds as one vmapped
+    program per shape of network, sharded over all devices (of all hosts with
+    --distributed), and writes a table (mean, IQM, 95% bootstrap interval) and curves."""
+    import jax
+
+    import jaxil
+
+    if not distributed and (coordinator or num_processes or process_id is not None):
+        fail("--coordinator/--num-processes/--process-id: need --distributed")
+    algo = algo.value
+    entry = ALGORITHMS[algo]
+    overrides = set_ or []
+    config = parse_overrides(entry.config, overrides)
+    values = _parse_grid(entry, overrides, grid or [])
+    _check_output_dir("--out", out)
+    _check_sweep_outputs(out, force)
+    if distributed:
+        _start_distributed(coordinator, num_processes, process_id)
+    environment = _make_env(env, backend)
+    _check_env_fits(entry, environment, env)
+    data = _load_demos(demos, environment.spec)
+    if data.actions is None and entry.needs_actions(config):
+        fail(f"--demos {demos}: {algo} needs demonstrations with actions; these are "
+             "state-only")
+    extra = _expert_argument(entry, expert)
+    try:
+        entry.factory(environment, config, **extra)  # the settings, checked once
+    except ValueError as err:
+        fail(_setting_error(err, overrides, f"{algo} on {env}"))
+    make_algo = jaxil.sweeps.configured(entry.factory, environment, config, **extra)
+    evaluation = {} if eval_every is None else {
+        "eval_env": environment, "eval_every": eval_every, "eval_episodes": eval_episodes}
+    runs = seeds * max(1, math.prod(len(v) for v in values.values()))
+    with _busy(f"sweeping {algo} on {env} ({runs} runs)", not _show_progress(progress)):
+        try:
+            result = jaxil.sweep(make_algo, jax.random.key(seed), data, seeds=seeds,
+                                 grid=values, num_updates=updates, batch_size=batch_size,
+                                 progress=_show_progress(progress), **evaluation)
+        except ValueError as err:
+            fail(_setting_error(err, overrides, f"{algo} on {env} with --demos {demos}"))
+    if metric is not None and metric not in result.metrics:
+        fail(f"--metric {metric}: expected one of {', '.join(sorted(result.metrics))}")
+    bad = _first_bad_metric(result.metrics)
+    if bad is not None:
+        console.print(f"warning: {bad} is not finite in some runs", style="yellow")
+    text = result.format_table(metric)
+    console.print(text, highlight=False)
+    console.print(f"{runs} runs on {result.devices} devices: {result.run_seconds:.1f} s "
+                  f"(+{result.compile_seconds:.1f} s compiling)")
+    if jax.process_index() != 0:  # process 0 writes the files
+        return
+    table_path, jsonl, curves = (os.path.join(out, name) for name in SWEEP_OUTPUTS)
+    _write("--out", table_path, lambda: result.write_table(table_path, metric))
+    _write("--out", jsonl, lambda: result.write_metrics(jsonl))
+    _write("--out", curves, lambda: result.plot(curves, metric))
+    console.print(f"-> {table_path}, {jsonl}" + (f", {curves}" if os.path.exists(curves)
+                                                  else ""))
+
+
 def main() -> None:
     """The `jaxil` entry point: exits with the command's code (errors as one line)."""
     sys.exit(run_reporting_errors(app))

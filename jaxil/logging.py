@@ -91,12 +91,24 @@ def write_metrics_jsonl(path: str | os.PathLike, metrics: Mapping[str, np.ndarra
                              "line is not an object with an 'update'); refusing to append")
 
     old = _read_for_append(path, append, check)
+    atomic_write(path, lambda f: f.write(old + _jsonl_lines(metrics, run).encode()))
+
+
+def write_runs_jsonl(path: str | os.PathLike,
+                     runs: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    """Several runs' metrics (`{run: metrics}`, e.g. a sweep's) to one JSON Lines file, in
+    the format of `write_metrics_jsonl`, run after run, written atomically once."""
+    text = "".join(_jsonl_lines(metrics, run) for run, metrics in runs.items())
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _jsonl_lines(metrics: Mapping[str, np.ndarray], run: str) -> str:
+    """The JSON Lines text of one run's metrics (one object per update)."""
     rows: dict[int, dict] = {}
     for name, (steps, values) in _indexed(metrics).items():
         for i, v in zip(steps, values, strict=True):
             rows.setdefault(int(i), {"run": run, "update": int(i)})[name] = float(v)
-    text = "".join(json.dumps(rows[i]) + "\n" for i in sorted(rows))
-    atomic_write(path, lambda f: f.write(old + text.encode()))
+    return "".join(json.dumps(rows[i]) + "\n" for i in sorted(rows))
 
 
 def read_metrics_jsonl(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -141,9 +153,10 @@ def write_metrics_csv(path: str | os.PathLike, metrics: Mapping[str, np.ndarray]
 
 
 def plot_learning_curves(path: str | os.PathLike,
-                         curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+                         curves: Mapping[str, Mapping[str, tuple[np.ndarray, ...]]],
                          ) -> bool:
-    """Plots one panel per entry of `curves`: `{panel: {label: (x[n], y[n])}}`.
+    """Plots one panel per entry of `curves`: `{panel: {label: (x[n], y[n])}}`, or
+    `(x[n], y[n], low[n], high[n])` for a curve with a shaded band.
 
     The image format follows the extension (PNG without one); the file is written
     atomically. Returns False (and writes nothing) when matplotlib is not installed.
@@ -157,8 +170,11 @@ def plot_learning_curves(path: str | os.PathLike,
         return False
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
     for ax, (title, lines) in zip(axes[0], curves.items(), strict=True):
-        for label, (x, y) in lines.items():
-            ax.plot(np.asarray(x), np.asarray(y), label=label)
+        for label, (x, y, *band) in lines.items():
+            (line,) = ax.plot(np.asarray(x), np.asarray(y), label=label)
+            if band:  # (x, y, low, high): a shaded interval around the curve
+                ax.fill_between(np.asarray(x), np.asarray(band[0]), np.asarray(band[1]),
+                                color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
