@@ -46,7 +46,7 @@ def main() -> None:
     runs = {name: jax.jit(lambda k, d, o=options: jaxil.train(
         algo, k, d, args.updates, args.batch_size, **o)) for name, options in variants.items()}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
-    for name, run in runs.items():  # compile (and warm) each once
+    for run in runs.values():  # compile (and warm) each once
         timed(lambda r=run: r(jax.random.key(0), demos))
     for repeat in range(args.repeats):
         for name, run in runs.items():
