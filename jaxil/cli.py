@@ -27,7 +27,7 @@ from rich.console import Console
 
 from jaxil.algorithms.registry import ALGORITHMS, AlgorithmEntry, check_setting
 from jaxil.checkpoint import CheckpointMismatchError
-from jaxil.progress import ProgressBar, default_report_every
+from jaxil.progress import busy, default_report_every
 
 DEBUG_ENV = "JAXIL_DEBUG"
 """Set (to anything non-empty) to get the traceback of an internal error."""
@@ -138,12 +138,6 @@ def _show_progress(flag: bool | None) -> bool:
     """`--progress` / `--no-progress`, or whether stderr is a terminal."""
     return sys.stderr.isatty() if flag is None else flag
 
-
-def _busy(message: str, show: bool = True):
-    """A spinner with `message` while a long step runs (none when a progress bar shows)."""
-    import contextlib
-
-    return console.status(message) if show else contextlib.nullcontext()
 AlgorithmName = enum.Enum("AlgorithmName", {name: name for name in ALGORITHMS}, type=str)
 """The names `jaxil train` accepts (checked, and listed on a mistake, by Typer)."""
 
@@ -659,17 +653,15 @@ def expert(
         fail(f"--timesteps {timesteps}: expected at least {minimum} for {env} (one PPO "
              "update: num_envs * rollout_length environment steps)")
     key = jax.random.key(seed)
-    config = jaxil.experts.default_config(environment.spec.name)
-    total = (jaxil.experts.default_timesteps(environment.spec.name) if timesteps is None
-             else timesteps) // config.batch_size
     bar = None
     if _show_progress(progress):
-        bar = ProgressBar(total, "episode_return", f"PPO expert on {env}")
-    with _busy(f"training a PPO expert on {env}", bar is None):
+        bar = jaxil.experts.progress_bar(environment, timesteps, description=f"PPO expert "
+                                                                             f"on {env}")
+    with busy(console, f"training a PPO expert on {env}", bar is None):
         try:
             policy, info = jaxil.experts.train_ppo(
                 environment, key, num_timesteps=timesteps, progress=bar,
-                progress_every=default_report_every(total))
+                progress_every=default_report_every(bar.total) if bar else 10)
         except ValueError as err:
             fail(f"expert on {env}: {_one_line(err)}")
         finally:
@@ -778,7 +770,7 @@ def train(
         options.update(eval_env=environment, eval_every=eval_every,
                        eval_episodes=eval_episodes)
     start = time.perf_counter()
-    with _busy(f"training {algo} on {env} ({updates} updates)", not show):
+    with busy(console, f"training {algo} on {env} ({updates} updates)", not show):
         try:  # host-side checks of the demos and settings raise before anything compiles
             if checkpoint_dir is None:
                 state, metrics = jax.jit(
@@ -1026,7 +1018,7 @@ def sweep_(
     evaluation = {} if eval_every is None else {
         "eval_env": environment, "eval_every": eval_every, "eval_episodes": eval_episodes}
     runs = seeds * max(1, math.prod(len(v) for v in values.values()))
-    with _busy(f"sweeping {algo} on {env} ({runs} runs)", not _show_progress(progress)):
+    with busy(console, f"sweeping {algo} on {env} ({runs} runs)", not _show_progress(progress)):
         try:
             result = jaxil.sweep(make_algo, jax.random.key(seed), data, seeds=seeds,
                                  grid=values, num_updates=updates, batch_size=batch_size,

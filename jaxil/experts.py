@@ -37,7 +37,7 @@ import numpy as np
 from jaxil.envs.base import Env
 from jaxil.evaluation import evaluate
 from jaxil.networks.policy import ActorPolicy
-from jaxil.progress import MetricsCallback
+from jaxil.progress import MetricsCallback, ProgressBar
 from jaxil.rl.ppo import PPOConfig, ppo
 from jaxil.training import train
 from jaxil.types import PRNGKey
@@ -189,6 +189,19 @@ def train_ppo(env: Env, key: PRNGKey, num_timesteps: int | None = None,
         "config": config,
     }
     return expert, info
+
+
+def progress_bar(env: Env, num_timesteps: int | None = None,
+                 config: PPOConfig | None = None, description: str | None = None
+                 ) -> ProgressBar:
+    """A `ProgressBar` for `train_ppo(env, ..., progress=bar, progress_every=
+    jaxil.progress.default_report_every(bar.total))`: the run's updates, with the episode
+    return beside the bar."""
+    recipe = defaults(env.spec.name)
+    config = recipe.config if config is None else config
+    num_timesteps = recipe.num_timesteps if num_timesteps is None else int(num_timesteps)
+    return ProgressBar(max(1, num_timesteps // config.batch_size), "episode_return",
+                       description or f"PPO expert on {env.spec.name}")
 
 
 def print_progress(update: int, metrics: dict[str, float]) -> None:

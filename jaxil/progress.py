@@ -13,6 +13,7 @@ runs a debug callback per batch element); the bar shows the last one it received
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -137,6 +138,12 @@ class Reporter:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def busy(console: Any, message: str, show: bool = True) -> Any:
+    """A context manager: a `rich` spinner with `message` on `console` while a long step
+    runs, or nothing when `show` is off (a progress bar is drawn instead)."""
+    return console.status(message) if show else contextlib.nullcontext()
 
 
 def make_reporter(num_updates: int, progress: bool | str,

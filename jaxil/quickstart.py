@@ -18,6 +18,7 @@ from rich.table import Table
 
 import jaxil
 from jaxil.logging import plot_learning_curves, write_metrics_csv
+from jaxil.progress import busy, default_report_every
 
 QUICKSTART_ENVS: tuple[tuple[str, dict], ...] = (
     ("cartpole", {}),
@@ -47,6 +48,7 @@ def run_quickstart(out: str = "runs/quickstart", seed: int = 0, num_episodes: in
     if os.path.exists(csv_path):
         os.remove(csv_path)
     key = jax.random.key(seed)
+    show = console.is_terminal  # progress bars in a terminal, a spinner-free log otherwise
     rows, expert_curves, bc_curves = [], {}, {}
     start = time.perf_counter()
     for i, (name, kwargs) in enumerate(QUICKSTART_ENVS):
@@ -57,8 +59,12 @@ def run_quickstart(out: str = "runs/quickstart", seed: int = 0, num_episodes: in
         with console.status(f"{name}: evaluating a random policy"):
             random_return = float(jnp.mean(jaxil.evaluate(
                 env, jaxil.RandomPolicy(env.spec.action_space), k_random, EVAL_EPISODES)))
-        with console.status(f"{name}: training a PPO expert"):
-            expert, info = jaxil.experts.train_ppo(env, k_expert)
+        bar = jaxil.experts.progress_bar(env, description=f"{name}: PPO expert") \
+            if show else None
+        with busy(console, f"{name}: training a PPO expert", not show):
+            expert, info = jaxil.experts.train_ppo(
+                env, k_expert, progress=bar,
+                progress_every=default_report_every(bar.total) if bar else 10)
         console.print(f"PPO expert: {info['timesteps']:,} env steps in {info['seconds']:.1f} s")
         expert_return = float(jnp.mean(jaxil.evaluate(env, expert, k_eval, EVAL_EPISODES)))
         with console.status(f"{name}: collecting {num_episodes} expert episodes"):
@@ -68,10 +74,11 @@ def run_quickstart(out: str = "runs/quickstart", seed: int = 0, num_episodes: in
         console.print(f"demos: {num_episodes} episodes, {demos.num_transitions:,} transitions "
                       f"-> {demos_path}")
         algo = jaxil.algorithms.bc(env)
-        with console.status(f"{name}: behavioural cloning ({BC_UPDATES} updates)"):
+        with busy(console, f"{name}: behavioural cloning ({BC_UPDATES} updates)", not show):
             t0 = time.perf_counter()
             state, metrics = jax.jit(
-                lambda k, algo=algo, demos=demos: jaxil.train(algo, k, demos, BC_UPDATES, 256)
+                lambda k, algo=algo, demos=demos: jaxil.train(algo, k, demos, BC_UPDATES, 256,
+                                                              progress=show)
             )(k_bc)
             jax.block_until_ready(state)
             bc_seconds = time.perf_counter() - t0
