@@ -766,9 +766,10 @@ def train(
     resumed = _resume_step(checkpoint_dir, resume)
     show = _show_progress(progress)
     options = {"progress": show}
+    acting = environment if entry.acting_env is None else entry.acting_env(environment,
+                                                                           config)
     if eval_every is not None:
-        options.update(eval_env=environment, eval_every=eval_every,
-                       eval_episodes=eval_episodes)
+        options.update(eval_env=acting, eval_every=eval_every, eval_episodes=eval_episodes)
     start = time.perf_counter()
     with busy(console, f"training {algo} on {env} ({updates} updates)", not show):
         try:  # host-side checks of the demos and settings raise before anything compiles
@@ -797,7 +798,7 @@ def train(
     policy = algorithm.policy(state)
     metrics = {k: np.asarray(v) for k, v in metrics.items()}
     _check_finite(f"{context} ({updates} updates)", policy, metrics)
-    returns = jaxil.evaluate(environment, policy, jax.random.key(seed + 1), 20)
+    returns = jaxil.evaluate(acting, policy, jax.random.key(seed + 1), 20)
     _write("--out", out, lambda: jaxil.save_policy(out, policy))
     from jaxil.logging import write_metrics_csv, write_metrics_jsonl
 
@@ -821,6 +822,10 @@ def eval_(
     seed: Seed = 0,
     backend: Backend = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    code: Annotated[int | None, typer.Option(
+        min=0, help="For a policy with a latent code (infogail): the code to act with; its "
+                    "number of codes is what the policy's observations have beyond the "
+                    "env's.")] = None,
 ):
     """Evaluates a saved policy: mean and std of complete-episode returns."""
     import jax
@@ -830,6 +835,14 @@ def eval_(
 
     environment = _make_env(env, backend)
     loaded = _load_policy("policy", policy)
+    if code is not None:
+        codes = loaded.network.arch.observation_size - environment.spec.observation_size
+        if codes < 2:
+            fail(f"--code {code}: policy {policy} takes no latent code in --env {env} (its "
+                 f"observations have {max(codes, 0)} entries beyond the env's)")
+        if code >= codes:
+            fail(f"--code {code}: expected a code in [0, {codes}) for policy {policy}")
+        environment = jaxil.envs.LatentCode(environment, codes, code=code)
     _check_policy_fits(loaded, policy, environment, env)
     if _not_finite(loaded):
         fail(f"policy {policy}: its weights are not finite (NaN or inf); refusing to "
@@ -837,6 +850,8 @@ def eval_(
     returns = np.asarray(jaxil.evaluate(environment, loaded, jax.random.key(seed), episodes))
     result = {"env": env, "policy": os.fspath(policy), "episodes": episodes,
               "mean_return": float(returns.mean()), "std_return": float(returns.std())}
+    if code is not None:
+        result["code"] = code
     if json_out:
         print(json.dumps(result))
     else:

@@ -26,7 +26,8 @@ reward mapping. `adversarial` turns one into an `Algorithm` whose
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -74,7 +75,7 @@ from jaxil.types import Array, EnvSpec, Metrics, PRNGKey, Transition
 
 __all__ = [  # the method's pieces live in `method` and `steps`; re-exported here
     "AdversarialConfig", "AdversarialMethod", "AdversarialState", "DISC_METRICS",
-    "LogitsFn", "TransferState", "action_log_probs", "adversarial", "bc_warm_start",
+    "Extension", "LogitsFn", "TransferState", "action_log_probs", "adversarial", "bc_warm_start",
     "example_transition", "reward_transfer", "zero_metrics",
 ]
 
@@ -82,6 +83,29 @@ DISC_METRICS = ("disc_loss", "disc_grad_penalty", "disc_expert_accuracy",
                 "disc_policy_accuracy", "disc_expert_logit", "disc_policy_logit",
                 "disc_grad_norm", "disc_absorbing_logit", "relabelled_reward")
 """Names of the `[]` discriminator metrics of `AdversarialState.metrics`."""
+
+class Extension(NamedTuple):
+    """What a method adds to the shared loop without touching it (InfoGAIL's latent code
+    and posterior: `jaxil.algorithms.infogail`).
+
+    Attributes:
+        acting_env: `acting_env(env) -> Env`, the environment the policy acts in (e.g. `env`
+            with a latent code appended to its observations); demonstrations stay in `env`.
+        disc_view: `disc_view(transitions) -> transitions`, what the discriminator (and the
+            replay) sees of the policy's transitions: `env`'s observations.
+        init: `init(key) -> extension state`.
+        step: `step(ext_state, transitions[T, B], key) -> (ext_state, rewards[T, B],
+            metrics)`: trains the extension's networks on the rollout and returns rewards
+            added to the discriminator's.
+        metrics: the names of `step`'s metrics.
+    """
+
+    acting_env: Callable[[Env], Env]
+    disc_view: Callable[[Transition], Transition]
+    init: Callable[[PRNGKey], Any]
+    step: Callable[[Any, Transition, PRNGKey], tuple[Any, Array, Metrics]]
+    metrics: tuple[str, ...] = ()
+
 
 class AdversarialState(NamedTuple):
     """State of an adversarial `Algorithm`.
@@ -95,7 +119,9 @@ class AdversarialState(NamedTuple):
         replay: `BufferState` of recent policy transitions, or `None`.
         key: PRNG key for the next update.
         step: `[]` int32, updates done.
-        metrics: `DISC_METRICS + LEARN_METRICS + EPISODE_METRICS`, `[]` float32 each.
+        metrics: `DISC_METRICS + LEARN_METRICS + EPISODE_METRICS` (and an extension's),
+            `[]` float32 each.
+        extension: the state of the method's `Extension` (`None` without one).
     """
 
     learner: PPOLearner
@@ -107,12 +133,13 @@ class AdversarialState(NamedTuple):
     key: PRNGKey
     step: Array
     metrics: Metrics
+    extension: Any = None
 
 
-def zero_metrics() -> Metrics:
-    """Every metric name of `AdversarialState.metrics`, `[]` float32 zeros."""
+def zero_metrics(extra: tuple[str, ...] = ()) -> Metrics:
+    """Every metric name of `AdversarialState.metrics` (plus `extra`), `[]` float32 zeros."""
     return {k: jnp.zeros((), jnp.float32)
-            for k in DISC_METRICS + LEARN_METRICS + EPISODE_METRICS}
+            for k in DISC_METRICS + LEARN_METRICS + EPISODE_METRICS + tuple(extra)}
 
 
 def example_transition(spec: EnvSpec) -> Transition:
@@ -154,7 +181,7 @@ def bc_warm_start(policy: ActorPolicy, demos: Transition, key: PRNGKey, steps: i
 
 
 def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
-                ppo_config: PPOConfig) -> Algorithm:
+                ppo_config: PPOConfig, extension: Extension | None = None) -> Algorithm:
     """An adversarial imitation method as an `Algorithm` (see the module docstring).
 
     `init(key, demos)` builds the policy (optionally BC-warm-started on `demos`), the
@@ -169,11 +196,21 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         config: the shared `AdversarialConfig`.
         ppo_config: the `PPOConfig` of the policy optimiser (its `gamma` is also the
             discount of AIRL's shaping and of the absorbing state).
+        extension: what a method adds to the loop (an `Extension`), or `None`.
     """
     check_method(method, config)
-    check_config(env.spec, ppo_config)
     spec = env.spec
-    venv = vectorize(env, ppo_config.num_envs)
+    acting = env
+    if extension is not None:
+        if method.uses_log_prob or config.bc_steps > 0:
+            raise ValueError(f"{method.config_path}: an extended method's policy acts on "
+                             "other observations than the demos' (no BC warm start, no "
+                             "log-probability logits)")
+        acting = extension.acting_env(env)
+    check_config(acting.spec, ppo_config)
+    venv = vectorize(acting, ppo_config.num_envs)
+    view = (lambda tr: tr) if extension is None else extension.disc_view
+    extra_metrics = () if extension is None else tuple(extension.metrics)
     gamma = ppo_config.gamma
     needs_actions = "a" in method.inputs or method.uses_log_prob or config.bc_steps > 0
     disc_opt = discriminator_optimizer(config)
@@ -188,7 +225,7 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
                       config.allow_variable_horizon, method.name, method.reward.name,
                       method.config_path)
         learner_key, disc_key, env_key, bc_key, key = jax.random.split(key, 5)
-        learner = init_learner(spec, ppo_config, learner_key)
+        learner = init_learner(acting.spec, ppo_config, learner_key)
         normalizer = None
         if demos is not None and config.normalize_inputs:
             normalizer = normalizer_from_data(demos.obs)
@@ -211,9 +248,12 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             message = horizon_message("some", method.reward.sign, method.name,
                                       method.reward.name, method.config_path)
             step = eqx.error_if(step, jnp.any(demos.terminated), message)
+        ext = None
+        if extension is not None:  # its own key: the other pieces start as without it
+            ext = extension.init(jax.random.fold_in(key, 1))
         return AdversarialState(learner, disc, disc_opt.init(eqx.filter(disc.net, eqx.is_array)),
                                 venv.reset(env_key), init_episode_stats(ppo_config.num_envs),
-                                replay, key, step, zero_metrics())
+                                replay, key, step, zero_metrics(extra_metrics), ext)
 
     def update(state: AdversarialState, batch: Transition) -> AdversarialState:
         if batch is None:
@@ -229,8 +269,13 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         key, collect_key, sample_key, disc_key, learn_key = jax.random.split(state.key, 5)
         learner = state.learner
         env_state, rollout = collect(venv, state.env_state, learner, collect_key, ppo_config)
-        tr = rollout.transitions
+        tr = view(rollout.transitions)
         rewards = relabel(method, config, state.discriminator, learner.policy, tr, gamma)
+        ext, ext_metrics = state.extension, {}
+        if extension is not None:
+            ext, extra, ext_metrics = extension.step(ext, rollout.transitions,
+                                                     jax.random.fold_in(key, 1))
+            rewards = rewards + extra
 
         replay = None if state.replay is None else buffer_add(state.replay, tr)
         count = n * config.disc_steps
@@ -243,10 +288,10 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         learner, ppo_metrics = learn(learner, rollout, rewards, learn_key, ppo_config)
         episodes, episode_metrics = track_transitions(state.episodes, tr)
         metrics = {**disc_metrics, "relabelled_reward": jnp.mean(rewards), **ppo_metrics,
-                   **episode_metrics}
+                   **episode_metrics, **ext_metrics}
         metrics = {k: jnp.asarray(metrics[k], jnp.float32) for k in state.metrics}
         return AdversarialState(learner, disc, disc_opt_state, env_state, episodes, replay,
-                                key, state.step + 1, metrics)
+                                key, state.step + 1, metrics, ext)
 
     def policy(state: AdversarialState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(ppo_config.deterministic_policy)

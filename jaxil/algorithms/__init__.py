@@ -3,7 +3,8 @@
 - Behavioural cloning: `bc`.
 - Interactive imitation by dataset aggregation (on `aggregation`, querying the expert in
   the loop): `dagger`, `dart`.
-- Adversarial imitation (on `jaxil.adversarial`): `gail`, `airl`, `gaifo`, `fgail`.
+- Adversarial imitation (on `jaxil.adversarial`): `gail`, `airl`, `gaifo`, `fgail`,
+  `lsgail`, `infogail`.
 - Classical IRL on tabular MDPs (on `jaxil.tabular`): `maxent_irl`, `apprenticeship`, `mwal`.
 - Sample-based IRL: `gcl` (guided cost learning).
 - Reinforcement learning: `ppo` (experts, and the RL inside adversarial methods and GCL).
@@ -26,6 +27,7 @@ from jaxil.algorithms.fgail import FGAILConfig, fgail
 from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
 from jaxil.algorithms.gail import GAILConfig, gail
 from jaxil.algorithms.gcl import GCLConfig, GCLState, gcl, gcl_reward
+from jaxil.algorithms.infogail import InfoGAILConfig, infogail
 from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
 from jaxil.algorithms.maxent_irl import (
     MaxEntIRLConfig,
@@ -40,10 +42,11 @@ __all__ = [
     "BETA_SCHEDULES", "AIRLConfig", "AggregationConfig", "AggregationState",
     "ApprenticeshipConfig", "ApprenticeshipState", "BCConfig", "BCState", "DARTConfig",
     "DAggerConfig", "FGAILConfig", "GAILConfig", "GAIfOConfig", "GCLConfig", "GCLState",
-    "LSGAILConfig", "MWALConfig", "MWALState", "MaxEntIRLConfig", "MaxEntIRLState",
+    "InfoGAILConfig", "LSGAILConfig", "MWALConfig", "MWALState", "MaxEntIRLConfig",
+    "MaxEntIRLState",
     "PPOConfig", "PPOState",
     "airl", "airl_reward", "apprenticeship", "bc", "bc_loss", "beta_at", "dagger", "dart",
-    "error_covariance", "fgail", "gaifo", "gail", "gcl", "gcl_reward", "lsgail",
+    "error_covariance", "fgail", "gaifo", "gail", "gcl", "gcl_reward", "infogail", "lsgail",
     "maxent_irl", "maxent_irl_step", "mwal", "ppo",
 ]
 

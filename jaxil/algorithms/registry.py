@@ -29,9 +29,11 @@ from jaxil.algorithms.fgail import FGAILConfig, fgail
 from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
 from jaxil.algorithms.gail import GAILConfig, gail
 from jaxil.algorithms.gcl import GCLConfig, gcl
+from jaxil.algorithms.infogail import InfoGAILConfig, infogail
 from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
 from jaxil.algorithms.maxent_irl import OPTIMIZERS, MaxEntIRLConfig, maxent_irl
 from jaxil.algorithms.mwal import MWALConfig, mwal
+from jaxil.envs.wrappers import LatentCode
 from jaxil.networks.mlp import ACTIVATIONS
 from jaxil.networks.normalizer import OBS_NORMALIZATIONS
 from jaxil.networks.policy import policy_kinds
@@ -55,6 +57,9 @@ class AlgorithmEntry:
         tabular: needs a tabular environment (`jaxil.tabular.TabularEnv`, e.g. gridworld).
         online: interacts with the environment while training.
         needs_actions: `needs_actions(config)`: the demonstrations must have actions.
+        acting_env: `acting_env(env, config) -> Env`, the environment the learned policy
+            acts in when it is not `env` (InfoGAIL's policy sees a latent code too);
+            `None`: `env`.
     """
 
     name: str
@@ -64,6 +69,7 @@ class AlgorithmEntry:
     tabular: bool = False
     online: bool = False
     needs_actions: Callable[[Any], bool] = _always
+    acting_env: Callable[[Any, Any], Any] | None = None
 
 
 def _fgail_needs_actions(config: FGAILConfig) -> bool:
@@ -85,6 +91,8 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {e.name: e for e in (
     AlgorithmEntry("fgail", fgail, FGAILConfig, online=True,
                    needs_actions=_fgail_needs_actions),
     AlgorithmEntry("lsgail", lsgail, LSGAILConfig, online=True),
+    AlgorithmEntry("infogail", infogail, InfoGAILConfig, online=True,
+                   acting_env=lambda env, config: LatentCode(env, config.num_codes)),
     AlgorithmEntry("gcl", gcl, GCLConfig, online=True),
     AlgorithmEntry("maxent_irl", maxent_irl, MaxEntIRLConfig, tabular=True),
     AlgorithmEntry("apprenticeship", apprenticeship, ApprenticeshipConfig, tabular=True),
@@ -107,6 +115,7 @@ _CHOICES: dict[tuple[type | None, str], Callable[[], Sequence[str]]] = {
     (None, "head"): lambda: ("auto", *policy_kinds()),
     (None, "obs_normalization"): lambda: OBS_NORMALIZATIONS,
     (GAILConfig, "reward"): lambda: tuple(GAIL_REWARDS),
+    (InfoGAILConfig, "reward"): lambda: tuple(GAIL_REWARDS),
     (GAIfOConfig, "reward"): lambda: tuple(GAIL_REWARDS),
     (MaxEntIRLConfig, "reward"): lambda: REWARD_KINDS,
     (MaxEntIRLConfig, "optimizer"): lambda: OPTIMIZERS,

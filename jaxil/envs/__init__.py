@@ -18,7 +18,14 @@ from jaxil.envs.cartpole import CartPole
 from jaxil.envs.navigation import ObstacleNav
 from jaxil.envs.pendulum import Pendulum
 from jaxil.envs.pointmass import PointMass
-from jaxil.envs.wrappers import AutoReset, TimeLimit, VmapEnv, Wrapper, vectorize
+from jaxil.envs.wrappers import (
+    AutoReset,
+    LatentCode,
+    TimeLimit,
+    VmapEnv,
+    Wrapper,
+    vectorize,
+)
 
 _REGISTRY: dict[str, Callable[..., Env]] = {
     "cartpole": CartPole,
@@ -67,7 +74,8 @@ def make(name: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> E
 
 
 __all__ = [
-    "AutoReset", "BraxEnv", "CartPole", "Env", "EnvState", "ObstacleNav", "Pendulum",
+    "AutoReset", "BraxEnv", "CartPole", "Env", "EnvState", "LatentCode", "ObstacleNav",
+    "Pendulum",
     "PlaygroundEnv", "PointMass", "TimeLimit", "VmapEnv", "Wrapper", "base_state", "make",
     "names", "navigation", "register", "vectorize",
 ]

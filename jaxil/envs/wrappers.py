@@ -114,3 +114,54 @@ class VmapEnv(Wrapper):
 def vectorize(env: Env, num_envs: int) -> VmapEnv:
     """`num_envs` auto-resetting copies of `env` (which should carry a time limit)."""
     return VmapEnv(AutoReset(env), num_envs)
+
+
+class LatentCode(Wrapper):
+    """Appends a latent code to the observations: one-hot `c` of `num_codes`, drawn
+    uniformly at every reset (so per episode, across auto-resets) or fixed.
+
+    Observations become `[obs_size + num_codes]`, `concat(obs, one_hot(c))`; `info["code"]`
+    holds `c` (`[]` int32). InfoGAIL's policy `pi(a | s, c)` acts in this env; a fixed
+    `code` evaluates the behaviour one code stands for.
+
+    Args:
+        env: the environment (with its time limit).
+        num_codes: `K >= 2`.
+        code: `None` (drawn per episode) or a fixed code in `[0, K)`.
+    """
+
+    def __init__(self, env: Env, num_codes: int, code: int | None = None):
+        super().__init__(env)
+        if isinstance(num_codes, bool) or not isinstance(num_codes, int) or num_codes < 2:
+            raise ValueError(f"num_codes: expected an int >= 2, got {num_codes!r}")
+        if code is not None and not (isinstance(code, int) and 0 <= code < num_codes):
+            raise ValueError(f"code: expected None or an int in [0, {num_codes}), got "
+                             f"{code!r}")
+        self.num_codes, self.code = num_codes, code
+        self.spec = dataclasses.replace(env.spec,
+                                        observation_size=env.spec.observation_size + num_codes)
+
+    def _with_code(self, state: EnvState, code: Array) -> EnvState:
+        one_hot = jax.nn.one_hot(code, self.num_codes, dtype=state.obs.dtype)
+        return state._replace(obs=jnp.concatenate([state.obs, one_hot]),
+                              info={**state.info, "code": code})
+
+    def reset(self, key: PRNGKey) -> EnvState:
+        code_key, key = jax.random.split(key)
+        state = self.env.reset(key)
+        if self.code is None:
+            code = jax.random.randint(code_key, (), 0, self.num_codes, jnp.int32)
+        else:
+            code = jnp.asarray(self.code, jnp.int32)
+        return self._with_code(state, code)
+
+    def step(self, state: EnvState, action: Array) -> EnvState:
+        code = state.info["code"]
+        inner = state._replace(obs=state.obs[:-self.num_codes])
+        return self._with_code(self.env.step(inner, action), code)
+
+
+def strip_code(obs: Array, num_codes: int) -> tuple[Array, Array]:
+    """`(obs[..., :-K], code[...])`: a `LatentCode` observation split into the env's
+    observation and the code (int32)."""
+    return obs[..., :-num_codes], jnp.argmax(obs[..., -num_codes:], axis=-1).astype(jnp.int32)

@@ -1,0 +1,113 @@
+"""InfoGAIL: the latent-code wrapper, the posterior's loss and reward by hand, one
+compilation on the shared adversarial loop, and the command line."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from adversarial_setup import TINY_ADV, TINY_PPO, all_finite, check_traced_once
+from cli_subprocess import run_jaxil
+
+import jaxil
+from jaxil.algorithms import ALGORITHMS, InfoGAILConfig, infogail
+from jaxil.algorithms.infogail import POSTERIOR_METRICS, Posterior, info_extension
+from jaxil.envs import LatentCode, navigation
+from jaxil.envs.wrappers import strip_code
+
+TINY = InfoGAILConfig(num_codes=3, posterior_hidden_sizes=(8,), adversarial=TINY_ADV,
+                      ppo=TINY_PPO)
+
+
+def test_latent_code_is_drawn_per_episode_and_kept_within_it():
+    env = jaxil.envs.make("pointmass")
+    coded = LatentCode(env, 3)
+    assert coded.spec.observation_size == env.spec.observation_size + 3
+    venv = jaxil.envs.vectorize(coded, 64)
+    state = venv.reset(jax.random.key(0))
+    codes = [state.info["code"]]
+    for _ in range(env.spec.max_episode_steps):
+        nxt = venv.step(state, jnp.zeros((64, *env.spec.action_space.shape)))
+        obs, code = strip_code(nxt.info["final_obs"], 3)
+        np.testing.assert_array_equal(code, state.info["code"])  # kept through the step
+        assert obs.shape == (64, env.spec.observation_size)
+        state = nxt
+        codes.append(state.info["code"])
+    # every episode ended at the time limit and the auto-reset drew new codes
+    assert not np.array_equal(codes[0], codes[-1])
+    assert set(np.unique(np.concatenate(codes)).tolist()) == {0, 1, 2}
+    fixed = LatentCode(env, 3, code=2).reset(jax.random.key(1))
+    np.testing.assert_array_equal(fixed.obs[-3:], [0.0, 0.0, 1.0])
+    for bad, match in (({"num_codes": 1}, "num_codes"), ({"num_codes": 2, "code": 2}, "code")):
+        with pytest.raises(ValueError, match=match):
+            LatentCode(env, **bad)
+
+
+def test_posterior_loss_and_information_reward_by_hand():
+    env = jaxil.envs.make("cartpole")
+    ext = info_extension(env.spec, InfoGAILConfig(num_codes=2, info_coef=0.5,
+                                                  posterior_hidden_sizes=(4,)))
+    state = ext.init(jax.random.key(0))
+    obs = jax.random.normal(jax.random.key(1), (3, 2, 4))
+    code = jnp.array([[0, 1], [1, 1], [0, 0]])
+    coded = jnp.concatenate([obs, jax.nn.one_hot(code, 2)], axis=-1)
+    action = jnp.array([[0, 1], [1, 0], [1, 1]])
+    tr = jaxil.Transition(coded, action, jnp.zeros((3, 2)), coded, jnp.zeros((3, 2), bool),
+                          jnp.zeros((3, 2), bool))
+    new, reward, metrics = ext.step(state, tr, jax.random.key(2))
+    q = state.posterior
+    logits = jax.vmap(jax.vmap(q))(obs, action)
+    log_q = jnp.take_along_axis(jax.nn.log_softmax(logits), code[..., None], -1)[..., 0]
+    # the reward uses Q before its step: 0.5 * (log Q(c | s, a) + log 2)
+    np.testing.assert_allclose(reward, 0.5 * (log_q + jnp.log(2.0)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["posterior_loss"], -log_q.mean(), rtol=1e-5)
+    assert set(metrics) == set(POSTERIOR_METRICS)
+    # a step of maximum likelihood makes the codes likelier
+    _, _, after = ext.step(new, tr, jax.random.key(3))
+    assert after["posterior_loss"] < metrics["posterior_loss"]
+    # the discriminator sees the env's observations
+    np.testing.assert_array_equal(ext.disc_view(tr).obs, obs)
+    assert Posterior(env.spec, 2, (4,), jax.random.key(0))(obs[0, 0], action[0, 0]).shape == (2,)
+
+
+def test_update_compiles_once_on_the_shared_loop(cartpole_demos):
+    env = jaxil.envs.make("cartpole")
+    algo = infogail(env, TINY)
+    state = algo.init(jax.random.key(0), cartpole_demos)
+    assert state.learner.policy.network.arch.observation_size == 4 + 3
+    batches = [jaxil.sample_batch(cartpole_demos, jax.random.key(i), 16) for i in range(3)]
+    check_traced_once(algo.update, jax.eval_shape(lambda: state), batches)
+    state, metrics = jax.jit(lambda k, d: jaxil.train(algo, k, d, 3, 16))(
+        jax.random.key(0), cartpole_demos)
+    assert all_finite(metrics) and set(POSTERIOR_METRICS) <= set(metrics)
+    returns = jaxil.evaluate(LatentCode(env, 3, code=1), algo.policy(state), jax.random.key(1),
+                             2)
+    assert returns.shape == (2,)
+    assert ALGORITHMS["infogail"].config is InfoGAILConfig
+    with pytest.raises(ValueError, match="num_codes"):
+        InfoGAILConfig(num_codes=1)
+    with pytest.raises(ValueError, match="BC warm start"):
+        infogail(env, InfoGAILConfig(adversarial=TINY_ADV.__class__(bc_steps=5)))
+
+
+def test_cli_trains_infogail_and_evaluates_one_code(tmp_path):
+    env = jaxil.envs.make("obstacle_nav")
+    jaxil.data.save(tmp_path / "d.npz", navigation.multimodal_demos(jax.random.key(0), 4, env),
+                    metadata={"env": "obstacle_nav"})
+    done = run_jaxil("train", "infogail", "--env", "obstacle_nav", "--demos", "d.npz",
+                     "--out", "p.eqx", "--updates", 2, "--batch-size", 16,
+                     "--set", "ppo.num_envs=4", "--set", "ppo.rollout_length=8",
+                     "--set", "num_codes=2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    ok = run_jaxil("eval", "p.eqx", "--env", "obstacle_nav", "--code", 1, "--episodes", 2,
+                   "--json", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert '"code": 1' in ok.stdout
+    for code, message in ((2, "expected a code in [0, 2)"), (0, "takes no latent code")):
+        policy = "p.eqx"
+        if code == 0:  # a policy without a code
+            jaxil.save_policy(tmp_path / "plain.eqx",
+                              jaxil.algorithms.bc(env).init(jax.random.key(0)).policy)
+            policy = "plain.eqx"
+        bad = run_jaxil("eval", policy, "--env", "obstacle_nav", "--code", code, cwd=tmp_path)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+        assert message in bad.stderr
