@@ -1,0 +1,123 @@
+"""InfoGAIL against GAIL on unlabelled two-mode demonstrations (`obstacle_nav`: the scripted
+expert passes the obstacle on the left in half of the episodes and on the right in the
+other half, from the same starts).
+
+For each seed: InfoGAIL (2 codes) and GAIL trained on the same demonstrations; InfoGAIL
+evaluated with each fixed code, GAIL as it is. Reported: per code, the share of episodes
+on the code's majority side (how well the code identifies the demonstrated mode) and the
+share that reach the goal; for GAIL, the sides it uses and its success. A PNG of
+trajectories coloured by code (and GAIL's) goes to `--plot`.
+
+    python benchmarks/infogail_modes.py [--seeds 3] [--updates 2500] [--plot PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import jax
+import numpy as np
+
+import jaxil
+from jaxil.algorithms import GAILConfig, InfoGAILConfig, gail, infogail
+from jaxil.envs import LatentCode
+from jaxil.envs import navigation as nav
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import emit, save_figure  # noqa: E402  (run as a file or with -m)
+
+EPISODES = 64
+
+
+def _episodes(env, policy, key):
+    """Episodes of `policy` (acting deterministically) with `env`'s own observations."""
+    ep = jaxil.rollout_episodes(env, policy.with_deterministic(True), key, EPISODES)
+    return ep._replace(obs=ep.obs[..., :4])
+
+
+def _summary(ep) -> dict:
+    sides = np.asarray(nav.side(ep))
+    left, right = float(np.mean(sides == nav.LEFT)), float(np.mean(sides == nav.RIGHT))
+    return {"left": left, "right": right, "mode_share": max(left, right),
+            "majority_side": "left" if left >= right else "right",
+            "success": float(np.mean(nav.success(ep))),
+            "collided": float(np.mean(nav.collided(ep)))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--updates", type=int, default=2_500)
+    parser.add_argument("--demos", type=int, default=20, help="demonstrated episodes")
+    parser.add_argument("--plot", default="benchmarks/results/infogail_modes.png")
+    args = parser.parse_args()
+
+    env = jaxil.envs.make("obstacle_nav")
+    demos = jaxil.data.as_transitions(nav.multimodal_demos(jax.random.key(0), args.demos, env))
+    methods = {"infogail": infogail(env, InfoGAILConfig(num_codes=2)),
+               "gail": gail(env, GAILConfig(reward="logit"))}
+    runs = {name: jax.jit(lambda k, d, a=algo: jaxil.train(a, k, d, args.updates, 256))
+            for name, algo in methods.items()}
+    paths = {}
+    for seed in range(args.seeds):
+        key = jax.random.key(seed + 1)
+        for name, algo in methods.items():
+            start = time.perf_counter()
+            state, _ = jax.block_until_ready(runs[name](key, demos))
+            seconds = time.perf_counter() - start
+            policy = algo.policy(state)
+            record = {"benchmark": "infogail_modes", "method": name, "seed": seed,
+                      "updates": args.updates, "seconds": seconds}
+            if name == "infogail":
+                codes = [_episodes(LatentCode(env, 2, code=c), policy, jax.random.key(99))
+                         for c in range(2)]
+                summaries = [_summary(ep) for ep in codes]
+                distinct = summaries[0]["majority_side"] != summaries[1]["majority_side"]
+                record.update(codes=summaries, distinct_modes=distinct,
+                              mode_accuracy=float(np.mean([s["mode_share"]
+                                                           for s in summaries])),
+                              min_success=min(s["success"] for s in summaries))
+                if seed == 0:
+                    paths.update({f"InfoGAIL code {c}": np.asarray(ep.obs[..., :2])
+                                  for c, ep in enumerate(codes)})
+            else:
+                ep = _episodes(env, policy, jax.random.key(99))
+                record.update(_summary(ep))
+                if seed == 0:
+                    paths["GAIL"] = np.asarray(ep.obs[..., :2])
+            emit(record)
+    _plot(env, paths, args.plot)
+
+
+def _plot(env, paths: dict, path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    layout = env.unwrapped.layout
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
+    colours = {"InfoGAIL code 0": "tab:blue", "InfoGAIL code 1": "tab:orange",
+               "GAIL": "tab:grey"}
+    for ax, names in zip(axes, (["InfoGAIL code 0", "InfoGAIL code 1"], ["GAIL"]),
+                         strict=True):
+        for name in names:
+            for i, xy in enumerate(paths.get(name, [])[:32]):
+                ax.plot(xy[:, 0], xy[:, 1], color=colours[name], alpha=0.4, lw=1,
+                        label=name if i == 0 else None)
+        ax.add_patch(plt.Circle(layout.obstacle, layout.obstacle_radius, color="k",
+                                alpha=0.3))
+        ax.add_patch(plt.Circle(layout.goal, layout.goal_radius, color="g", alpha=0.3))
+        ax.set_aspect("equal")
+        ax.set_title(" / ".join(names) + " (seed 0)")
+        ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+if __name__ == "__main__":
+    main()
