@@ -19,7 +19,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NamedTuple, NoReturn
 
 import typer
 import typer.core
@@ -485,6 +485,36 @@ def _check_env_fits(entry: AlgorithmEntry, environment: Any, name: str) -> None:
              f"environment: {', '.join(tabular)}")
 
 
+class _Run(NamedTuple):
+    """What `_set_up` gives: the pieces of a `train` or `sweep` command."""
+
+    env: Any  # the environment of the demos
+    acting_env: Any  # the one the learned policy acts in (InfoGAIL's adds a code)
+    data: Any  # the demos, checked against env
+    extra: dict  # the factory's extra arguments (expert=...)
+    algorithm: Any  # the factory's Algorithm, settings checked
+
+
+def _set_up(entry: AlgorithmEntry, env: str, backend: str | None, demos: str, config: Any,
+            overrides: Sequence[str], expert: str | None) -> _Run:
+    """The environment, demos and algorithm of `jaxil train` / `jaxil sweep`, each
+    checked with one line naming the option at fault."""
+    environment = _make_env(env, backend)
+    _check_env_fits(entry, environment, env)
+    data = _load_demos(demos, environment.spec)
+    if data.actions is None and entry.needs_actions(config):
+        fail(f"--demos {demos}: {entry.name} needs demonstrations with actions; these are "
+             "state-only")
+    extra = _expert_argument(entry, expert)
+    try:
+        algorithm = entry.factory(environment, config, **extra)
+    except ValueError as err:
+        fail(_setting_error(err, overrides, f"{entry.name} on {env}"))
+    acting = environment if entry.acting_env is None else entry.acting_env(environment,
+                                                                           config)
+    return _Run(environment, acting, data, extra, algorithm)
+
+
 def _load_demos(path: str, spec: Any):
     """The demonstrations at `path`, checked against `spec`, or one line naming `--demos`."""
     import jaxil
@@ -751,23 +781,12 @@ def train(
             checkpoint_every % eval_every:
         fail(f"--checkpoint-every {checkpoint_every}: expected a multiple of --eval-every "
              f"{eval_every} (evaluations fall inside checkpointed chunks)")
-    environment = _make_env(env, backend)
-    _check_env_fits(entry, environment, env)
-    data = _load_demos(demos, environment.spec)
-    if data.actions is None and entry.needs_actions(config):
-        fail(f"--demos {demos}: {algo} needs demonstrations with actions; these are "
-             "state-only")
-    extra = _expert_argument(entry, expert)
+    run = _set_up(entry, env, backend, demos, config, overrides, expert)
+    acting, data, algorithm = run.acting_env, run.data, run.algorithm
     context = f"{algo} on {env}"
-    try:
-        algorithm = entry.factory(environment, config, **extra)
-    except ValueError as err:
-        fail(_setting_error(err, overrides, context))
     resumed = _resume_step(checkpoint_dir, resume)
     show = _show_progress(progress)
     options = {"progress": show}
-    acting = environment if entry.acting_env is None else entry.acting_env(environment,
-                                                                           config)
     if eval_every is not None:
         options.update(eval_env=acting, eval_every=eval_every, eval_episodes=eval_episodes)
     start = time.perf_counter()
@@ -1018,20 +1037,11 @@ def sweep_(
     _check_sweep_outputs(out, force)
     if distributed:
         _start_distributed(coordinator, num_processes, process_id)
-    environment = _make_env(env, backend)
-    _check_env_fits(entry, environment, env)
-    data = _load_demos(demos, environment.spec)
-    if data.actions is None and entry.needs_actions(config):
-        fail(f"--demos {demos}: {algo} needs demonstrations with actions; these are "
-             "state-only")
-    extra = _expert_argument(entry, expert)
-    try:
-        entry.factory(environment, config, **extra)  # the settings, checked once
-    except ValueError as err:
-        fail(_setting_error(err, overrides, f"{algo} on {env}"))
-    make_algo = jaxil.sweeps.configured(entry.factory, environment, config, **extra)
+    run = _set_up(entry, env, backend, demos, config, overrides, expert)
+    data = run.data
+    make_algo = jaxil.sweeps.configured(entry.factory, run.env, config, **run.extra)
     evaluation = {} if eval_every is None else {
-        "eval_env": environment, "eval_every": eval_every, "eval_episodes": eval_episodes}
+        "eval_env": run.acting_env, "eval_every": eval_every, "eval_episodes": eval_episodes}
     runs = seeds * max(1, math.prod(len(v) for v in values.values()))
     with busy(console, f"sweeping {algo} on {env} ({runs} runs)", not _show_progress(progress)):
         try:
