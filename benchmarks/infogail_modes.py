@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--updates", type=int, default=2_500)
     parser.add_argument("--demos", type=int, default=20, help="demonstrated episodes")
-    parser.add_argument("--plot", default="benchmarks/results/infogail_modes.png")
+    parser.add_argument("--plot", default="runs/infogail_modes.png")
     args = parser.parse_args()
 
     env = jaxil.envs.make("obstacle_nav")
