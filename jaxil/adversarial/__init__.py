@@ -12,8 +12,10 @@
   (the discriminator settings they share).
 - `steps`: the pure pieces of a round: `relabel`, `discriminator_objective`,
   `train_discriminator`, `policy_samples`.
-- `trainer`: `adversarial(env, method, config, ppo_config) -> Algorithm` (the one update
-  loop that orchestrates them) and `reward_transfer`.
+- `trainer`: `adversarial(env, method, config, ppo_config, extension=None) -> Algorithm`
+  (the one update loop that orchestrates them; an `Extension` adds an acting env, a
+  discriminator view and networks of its own, as InfoGAIL's latent code and posterior)
+  and `reward_transfer`.
 
 A new adversarial method is an `AdversarialMethod`: a logits function and a reward mapping.
 """
@@ -45,6 +47,7 @@ from jaxil.adversarial.trainer import (
     AdversarialConfig,
     AdversarialMethod,
     AdversarialState,
+    Extension,
     TransferState,
     action_log_probs,
     adversarial,
@@ -55,7 +58,8 @@ from jaxil.adversarial.trainer import (
 __all__ = [
     "DISC_METRICS", "DIVERGENCES", "GAIL_REWARDS", "GP_KINDS", "INPUT_KINDS",
     "AdversarialConfig", "AdversarialMethod", "AdversarialState", "DiscInputs",
-    "Discriminator", "DiscriminatorNet", "FDivergence", "LearnedReward", "RewardMapping",
+    "Discriminator", "DiscriminatorNet", "Extension", "FDivergence", "LearnedReward",
+    "RewardMapping",
     "TransferState", "action_log_probs", "adversarial", "bc_warm_start", "check_horizon",
     "discriminator_loss", "divergence_reward", "gail_reward", "get_divergence",
     "gradient_penalty", "make_discriminator", "make_inputs", "reward_transfer", "safe_norm",
