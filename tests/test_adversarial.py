@@ -329,5 +329,11 @@ def test_relabel_and_policy_samples_alone():
                 - np.clip(jax.nn.softplus(absorbing), -0.5, 0.5))
     np.testing.assert_allclose(rewards, np.reshape(expected, (3, 2)), rtol=1e-5, atol=1e-6)
     assert np.ptp(np.asarray(rewards)) > 0  # not all clipped alike
-    drawn = policy_samples(tr, None, jax.random.key(0), 4)
+    recorded = jnp.arange(6, dtype=jnp.float32).reshape(3, 2)  # stands for log pi(a | s)
+    drawn, drawn_log_probs = policy_samples(tr, None, jax.random.key(0), 4, recorded)
     assert len(set(np.asarray(drawn.obs[:, 0]).tolist())) == 4
+    # each sample comes with the rollout's own log-probability of it
+    rows = [int(np.flatnonzero(np.all(np.asarray(flat.obs) == np.asarray(o), axis=1))[0])
+            for o in drawn.obs]
+    np.testing.assert_array_equal(drawn_log_probs, rows)
+    assert policy_samples(tr, None, jax.random.key(0), 4)[1] is None

@@ -105,3 +105,28 @@ def test_airl_reward_transfers_to_ppo_from_scratch(trained_airl):
         jax.random.key(1))
     assert all_finite(metrics)
     assert expert_normalised(env, algo.policy(new_state), expert_return) >= 0.8
+
+
+def test_rollout_log_probs_are_the_policys_own():
+    """AIRL's logits take `log pi(a | s)` of the policy's samples from the rollout (exact,
+    from the pre-squash sample); they equal the ones derived from the stored actions
+    wherever those are exact (unsquashed heads), and stay finite at the bounds of a
+    squashed head, where re-deriving them from a clipped action is not exact."""
+    from jaxil.adversarial.steps import action_log_probs
+    from jaxil.rl.ppo import collect, init_learner
+
+    for name, head, exact in (("cartpole", "auto", True), ("pendulum", "tanh_gaussian", False)):
+        env = jaxil.envs.make(name)
+        config = PPOConfig(num_envs=4, rollout_length=16, hidden_sizes=(8,), head=head,
+                           init_std=3.0)
+        learner = init_learner(env.spec, config, jax.random.key(0))
+        venv = jaxil.envs.vectorize(env, config.num_envs)
+        _, batch = collect(venv, venv.reset(jax.random.key(1)), learner, jax.random.key(2),
+                           config)
+        tr = batch.transitions
+        derived = action_log_probs(learner.policy, tr.obs.reshape(-1, tr.obs.shape[-1]),
+                                   tr.action.reshape(-1, *tr.action.shape[2:]))
+        recorded = batch.log_probs.reshape(-1)
+        assert bool(jnp.all(jnp.isfinite(recorded)))
+        if exact:
+            np.testing.assert_allclose(recorded, derived, rtol=1e-5, atol=1e-5)

@@ -42,10 +42,15 @@ def action_log_probs(policy: ActorPolicy, obs: Array, actions: Array) -> Array:
     return jax.vmap(policy.log_prob)(obs, actions)
 
 
-def policy_log_probs(method: AdversarialMethod, policy: ActorPolicy, tr: Transition) -> Array:
-    """`[N]` `log pi(a | s)` of transitions `tr[N]` if `method.uses_log_prob`, else zeros."""
+def policy_log_probs(method: AdversarialMethod, policy: ActorPolicy, tr: Transition,
+                     known: Array | None = None) -> Array:
+    """`[N]` `log pi(a | s)` of transitions `tr[N]` if `method.uses_log_prob`, else zeros;
+    `known` (`[N]`, the exact log-probabilities the policy's rollout recorded for its own
+    samples) is used as it is instead of re-deriving them from the stored actions."""
     if not method.uses_log_prob:
         return jnp.zeros(tr.terminated.shape, jnp.float32)
+    if known is not None:
+        return known.astype(jnp.float32)
     return action_log_probs(policy, tr.obs, tr.action)
 
 
@@ -62,12 +67,16 @@ def clipped_reward(method: AdversarialMethod, config: AdversarialConfig,
 
 
 def relabel(method: AdversarialMethod, config: AdversarialConfig, disc: Discriminator,
-            policy: ActorPolicy, tr: Transition, gamma: Array | float) -> Array:
+            policy: ActorPolicy, tr: Transition, gamma: Array | float,
+            log_probs: Array | None = None) -> Array:
     """`[T, B]` rewards of a rollout `tr[T, B]` under the current discriminator; with an
-    absorbing state, centred on its reward (`centre_on_absorbing`)."""
+    absorbing state, centred on its reward (`centre_on_absorbing`). `log_probs` (`[T, B]`,
+    the rollout's own exact `log pi(a | s)`) spares re-deriving them for methods that use
+    them (AIRL)."""
     flat = flatten_leading(tr, 2)
+    known = None if log_probs is None else jnp.reshape(log_probs, (-1,))
     logits = batch_logits(method, disc.net, disc.features(flat),
-                          policy_log_probs(method, policy, flat), gamma)
+                          policy_log_probs(method, policy, flat, known), gamma)
     rewards = jnp.reshape(clipped_reward(method, config, logits), tr.terminated.shape)
     if config.absorbing_state:
         absorbed = clipped_reward(method, config, method.logits(
@@ -139,7 +148,7 @@ def discriminator_optimizer(config: AdversarialConfig) -> optax.GradientTransfor
 def train_discriminator(method: AdversarialMethod, config: AdversarialConfig,
                         disc: Discriminator, opt_state: optax.OptState, policy: ActorPolicy,
                         expert: Transition, samples: Transition, key: PRNGKey,
-                        gamma: Array | float
+                        gamma: Array | float, sample_log_probs: Array | None = None
                         ) -> tuple[Discriminator, optax.OptState, Metrics]:
     """`config.disc_steps` optimiser steps, one `lax.scan`.
 
@@ -152,6 +161,8 @@ def train_discriminator(method: AdversarialMethod, config: AdversarialConfig,
         samples: `Transition[k * n]` policy samples, sliced alike.
         key: PRNG key.
         gamma: the discount.
+        sample_log_probs: `[k * n]` exact `log pi(a | s)` of `samples` when the policy's
+            rollout recorded them (`None`: derived from the actions, as for the expert's).
 
     Returns:
         `(disc, opt_state, metrics)`, the metrics averaged over the steps, with
@@ -161,9 +172,10 @@ def train_discriminator(method: AdversarialMethod, config: AdversarialConfig,
     n = expert.terminated.shape[0] // k
     optimizer = discriminator_optimizer(config)
 
-    def prepare(tr: Transition) -> tuple:
+    def prepare(tr: Transition, known: Array | None = None) -> tuple:
         x = disc.features(tr)
-        parts = (x, policy_log_probs(method, policy, tr), tr.terminated.astype(jnp.float32))
+        parts = (x, policy_log_probs(method, policy, tr, known),
+                 tr.terminated.astype(jnp.float32))
         return jax.tree.map(lambda a: jnp.reshape(a, (k, n) + a.shape[1:]), parts)
 
     grad_fn = eqx.filter_value_and_grad(discriminator_objective, has_aux=True)
@@ -179,22 +191,26 @@ def train_discriminator(method: AdversarialMethod, config: AdversarialConfig,
 
     (net, opt_state), metrics = jax.lax.scan(
         step, (disc.net, opt_state),
-        (prepare(expert), prepare(samples), jax.random.split(key, k)))
+        (prepare(expert), prepare(samples, sample_log_probs), jax.random.split(key, k)))
     metrics = {name: jnp.mean(v) for name, v in metrics.items()}
     return eqx.tree_at(lambda d: d.net, disc, net), opt_state, metrics
 
 
 def policy_samples(rollout: Transition, replay: BufferState | None, key: PRNGKey,
-                   count: int) -> Transition:
-    """`Transition[count]` policy samples for the discriminator: from `replay` when there
-    is one, else from the rollout `rollout[T, B]` (without replacement while `count <=
-    T * B`)."""
+                   count: int, log_probs: Array | None = None
+                   ) -> tuple[Transition, Array | None]:
+    """`(Transition[count], log_probs[count] or None)`: policy samples for the
+    discriminator, from `replay` when there is one (their log-probabilities are then
+    `None`: the policy that drew them has changed), else from the rollout `rollout[T, B]`
+    (without replacement while `count <= T * B`) with the matching entries of the
+    rollout's `log_probs[T, B]` when given."""
     if replay is not None:
-        return buffer_sample(replay, key, count)
+        return buffer_sample(replay, key, count), None
     flat = flatten_leading(rollout, 2)
     size = flat.terminated.shape[0]
     if count <= size:
         idx = jax.random.permutation(key, size)[:count]
     else:
         idx = jax.random.randint(key, (count,), 0, size)
-    return jax.tree.map(lambda a: a[idx], flat)
+    picked = None if log_probs is None else jnp.reshape(log_probs, (-1,))[idx]
+    return jax.tree.map(lambda a: a[idx], flat), picked

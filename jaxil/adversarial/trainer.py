@@ -270,7 +270,10 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         learner = state.learner
         env_state, rollout = collect(venv, state.env_state, learner, collect_key, ppo_config)
         tr = view(rollout.transitions)
-        rewards = relabel(method, config, state.discriminator, learner.policy, tr, gamma)
+        # the rollout's exact log-probabilities of its own actions (AIRL's logits use them)
+        log_probs = rollout.log_probs if method.uses_log_prob else None
+        rewards = relabel(method, config, state.discriminator, learner.policy, tr, gamma,
+                          log_probs)
         ext, ext_metrics = state.extension, {}
         if extension is not None:
             ext, extra, ext_metrics = extension.step(ext, rollout.transitions,
@@ -280,10 +283,10 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         replay = None if state.replay is None else buffer_add(state.replay, tr)
         count = n * config.disc_steps
         expert = jax.tree.map(lambda a: a[:count], batch)
-        samples = policy_samples(tr, replay, sample_key, count)
+        samples, sample_log_probs = policy_samples(tr, replay, sample_key, count, log_probs)
         disc, disc_opt_state, disc_metrics = train_discriminator(
             method, config, state.discriminator, state.disc_opt_state, learner.policy,
-            expert, samples, disc_key, gamma)
+            expert, samples, disc_key, gamma, sample_log_probs)
 
         learner, ppo_metrics = learn(learner, rollout, rewards, learn_key, ppo_config)
         episodes, episode_metrics = track_transitions(state.episodes, tr)
