@@ -1,6 +1,8 @@
 """AIRL: its logits, the exported reward, learning cartpole, and reward transfer (PPO from
 scratch on the learned reward)."""
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -130,3 +132,39 @@ def test_rollout_log_probs_are_the_policys_own():
         assert bool(jnp.all(jnp.isfinite(recorded)))
         if exact:
             np.testing.assert_allclose(recorded, derived, rtol=1e-5, atol=1e-5)
+
+
+def test_exported_rewards_train_and_test_split():
+    """GAIL's training reward is its mapping of the test reward (the logit); AIRL's shaped
+    reward is its unshaped g plus gamma h(s') - h(s), without the shaping after a
+    termination: each checked against the discriminator's own pieces."""
+    from jaxil.algorithms import GAILConfig, airl_rewards, gail, gail_rewards
+
+    env = jaxil.envs.make("pendulum")
+    tr = jaxil.Transition(jax.random.normal(jax.random.key(1), (5, 3)),
+                          jax.random.uniform(jax.random.key(2), (5, 1), minval=-2, maxval=2),
+                          jnp.zeros(5), jax.random.normal(jax.random.key(3), (5, 3)),
+                          jnp.array([False, True, False, False, True]), jnp.zeros(5, bool))
+    gail_state = gail(env, GAILConfig(ppo=TINY_PPO, adversarial=TINY_ADV)).init(
+        jax.random.key(0))
+    rewards = gail_rewards(gail_state)
+    test = rewards["test"].transition_rewards(tr, 0.99)
+    np.testing.assert_allclose(rewards["train"].transition_rewards(tr, 0.99),
+                               jax.nn.softplus(test), rtol=1e-6)  # -log(1 - D)
+    log_d = gail_rewards(gail_state, GAILConfig(reward="log_d"))["train"]
+    np.testing.assert_allclose(log_d(tr.obs[0], tr.action[0], tr.next_obs[0]),
+                               -jax.nn.softplus(-test[0]), rtol=1e-5)
+
+    config = AIRLConfig(ppo=dataclasses.replace(TINY_PPO, gamma=0.9), adversarial=TINY_ADV)
+    state = airl(env, config).init(jax.random.key(0))
+    rewards = airl_rewards(state, config)
+    d = state.discriminator
+    x = d.features(tr)
+    g = jax.vmap(d.net.reward)(x)
+    h, h_next = jax.vmap(d.net.potential)(x.obs), jax.vmap(d.net.potential)(x.next_obs)
+    continuing = 1.0 - tr.terminated.astype(jnp.float32)
+    np.testing.assert_allclose(rewards["unshaped"].transition_rewards(tr, 0.9), g, rtol=1e-6)
+    np.testing.assert_allclose(rewards["shaped"].transition_rewards(tr, 0.9),
+                               g + 0.9 * continuing * h_next - h, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="no potential"):
+        LearnedReward(gail_state.discriminator, shaped=True)

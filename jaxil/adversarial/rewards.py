@@ -4,9 +4,10 @@ A `RewardMapping` turns the logit `v = log D - log(1 - D)` into the policy's rew
 records its sign, which decides whether the reward is biased by episode length (see
 `jaxil.adversarial.inputs.check_horizon`).
 
-`LearnedReward` exports a trained discriminator's `g` (AIRL's disentangled reward) as a
-`RewardFn`, `reward(obs, action, next_obs) -> []`, that PPO can optimise from scratch in a
-new run (`jaxil.adversarial.reward_transfer`).
+`LearnedReward` exports a trained discriminator as a `RewardFn`, `reward(obs, action,
+next_obs) -> []`, that PPO can optimise from scratch in a new run
+(`jaxil.adversarial.reward_transfer`): GAIL's test and training rewards, AIRL's unshaped
+(`g`) and shaped rewards; `jaxil.algorithms.gail_rewards` and `airl_rewards` give them.
 """
 
 from __future__ import annotations
@@ -80,13 +81,42 @@ def centre_on_absorbing(rewards: Array, absorbing_reward: Array) -> Array:
 
 
 class LearnedReward(eqx.Module):
-    """The learned `g` of a `Discriminator` as a reward function (a `RewardFn`).
+    """A trained discriminator as a reward function (a `RewardFn`).
 
     `reward(obs[obs_dim], action, next_obs[obs_dim]) -> []` for one non-terminal
-    transition; `transition_rewards` handles batches and episode ends.
+    transition; `transition_rewards` handles batches and episode ends. Which reward, in
+    the terms of the `imitation` library's train/test split:
+
+    - `g` alone (the default): GAIL's test reward (the logit `log D - log(1 - D)`), AIRL's
+      unshaped (disentangled) reward `g(s, a)`;
+    - `shaped=True`: AIRL's shaped reward `g(s, a) + gamma h(s') - h(s)` (`h(s') = 0`
+      after a termination), its discriminator's logit without `log pi`;
+    - `mapping`: that `RewardMapping` applied to the logit `g`: GAIL's training reward
+      (`-log(1 - D)` by default).
+
+    Attributes:
+        discriminator: the trained `Discriminator`.
+        shaped: add AIRL's shaping `gamma h(s') - h(s)` (needs a potential `h`).
+        gamma: the discount of the shaping.
+        mapping: a `RewardMapping` applied to the logit, or `None`.
     """
 
     discriminator: Discriminator
+    shaped: bool = eqx.field(static=True, default=False)
+    gamma: float | Array = 0.99
+    mapping: RewardMapping | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if self.shaped and self.discriminator.net.h is None:
+            raise ValueError("shaped: this discriminator has no potential h (only AIRL's "
+                             "has one)")
+
+    def _reward(self, x: DiscInputs) -> Array:
+        net = self.discriminator.net
+        r = net.reward(x)
+        if self.shaped:
+            r = r + self.gamma * x.continuing * net.potential(x.next_obs) - net.potential(x.obs)
+        return r if self.mapping is None else self.mapping.fn(r)
 
     def __call__(self, obs: Array, action: Array, next_obs: Array) -> Array:
         d = self.discriminator
@@ -94,20 +124,20 @@ class LearnedReward(eqx.Module):
                        action_features(action, d.spec, d.use_actions, ()),
                        obs_features(d.normalizer, next_obs, d.absorbing),
                        jnp.ones((), jnp.float32))
-        return d.net.reward(x)
+        return self._reward(x)
 
     def transition_rewards(self, tr: Transition, gamma: Array | float) -> Array:
         """Rewards `[...]` of a batch of transitions `tr[...]` (`gamma` is part of PPO's
-        `reward_fn` protocol; these rewards need no discount).
+        `reward_fn` protocol; the shaping uses the reward's own `gamma`).
 
         With an absorbing state, every reward is centred on the absorbing state's,
-        `g(s, a, s') - g(absorbing)` (see `centre_on_absorbing`), so an agent that stops
+        `r(s, a, s') - r(absorbing)` (see `centre_on_absorbing`), so an agent that stops
         at a termination sees the returns, up to a constant, of one that stays absorbed.
         """
         d = self.discriminator
         lead = tr.terminated.ndim
         flat = jax.tree.map(lambda a: jnp.reshape(a, (-1,) + a.shape[lead:]), tr)
-        rewards = jnp.reshape(jax.vmap(d.net.reward)(d.features(flat)), tr.terminated.shape)
+        rewards = jnp.reshape(jax.vmap(self._reward)(d.features(flat)), tr.terminated.shape)
         if d.absorbing:
-            rewards = centre_on_absorbing(rewards, d.net.reward(d.absorbing_features()))
+            rewards = centre_on_absorbing(rewards, self._reward(d.absorbing_features()))
         return rewards

@@ -14,7 +14,7 @@ class and needs (an expert to query, a tabular env); `jaxil train` reads it.
 """
 
 from jaxil.algorithms.aggregation import AggregationConfig, AggregationState
-from jaxil.algorithms.airl import AIRLConfig, airl, airl_reward
+from jaxil.algorithms.airl import AIRLConfig, airl, airl_reward, airl_rewards
 from jaxil.algorithms.apprenticeship import (
     ApprenticeshipConfig,
     ApprenticeshipState,
@@ -25,7 +25,7 @@ from jaxil.algorithms.dagger import BETA_SCHEDULES, DAggerConfig, beta_at, dagge
 from jaxil.algorithms.dart import DARTConfig, dart, error_covariance
 from jaxil.algorithms.fgail import FGAILConfig, fgail
 from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
-from jaxil.algorithms.gail import GAILConfig, gail
+from jaxil.algorithms.gail import GAILConfig, gail, gail_rewards
 from jaxil.algorithms.gcl import GCLConfig, GCLState, gcl, gcl_reward
 from jaxil.algorithms.infogail import InfoGAILConfig, infogail
 from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
@@ -45,9 +45,9 @@ __all__ = [
     "InfoGAILConfig", "LSGAILConfig", "MWALConfig", "MWALState", "MaxEntIRLConfig",
     "MaxEntIRLState",
     "PPOConfig", "PPOState",
-    "airl", "airl_reward", "apprenticeship", "bc", "bc_loss", "beta_at", "dagger", "dart",
-    "error_covariance", "fgail", "gaifo", "gail", "gcl", "gcl_reward", "infogail", "lsgail",
-    "maxent_irl", "maxent_irl_step", "mwal", "ppo",
+    "airl", "airl_reward", "airl_rewards", "apprenticeship", "bc", "bc_loss", "beta_at",
+    "dagger", "dart", "error_covariance", "fgail", "gaifo", "gail", "gail_rewards", "gcl",
+    "gcl_reward", "infogail", "lsgail", "maxent_irl", "maxent_irl_step", "mwal", "ppo",
 ]
 
 from jaxil.algorithms import registry  # noqa: E402  (ALGORITHMS: name -> factory, config)

@@ -81,6 +81,23 @@ def airl(env: Env, config: AIRLConfig | None = None) -> Algorithm:
     return adversarial(env, airl_method(config), config.adversarial, config.ppo)
 
 
+def airl_rewards(state: AdversarialState, config: AIRLConfig | None = None
+                 ) -> dict[str, LearnedReward]:
+    """AIRL's learned rewards as standalone `RewardFn`s: `"unshaped"`, the disentangled
+    `g` (what transfers to new dynamics; `airl_reward`), and `"shaped"`, `g(s, a) +
+    gamma h(s') - h(s)` with the training discount (the `imitation` library's
+    `reward_train`).
+
+    Args:
+        state: an AIRL `AdversarialState`.
+        config: the `AIRLConfig` it was trained with (`None`: defaults), for `gamma`.
+    """
+    config = AIRLConfig() if config is None else config
+    return {"unshaped": LearnedReward(state.discriminator),
+            "shaped": LearnedReward(state.discriminator, shaped=True,
+                                    gamma=config.ppo.gamma)}
+
+
 def airl_reward(state: AdversarialState) -> LearnedReward:
     """The learned reward `g` of an AIRL state, as a standalone `RewardFn`.
 

@@ -13,8 +13,13 @@ import equinox as eqx
 
 from jaxil.adversarial.inputs import DiscInputs
 from jaxil.adversarial.networks import DiscriminatorNet
-from jaxil.adversarial.rewards import gail_reward
-from jaxil.adversarial.trainer import AdversarialConfig, AdversarialMethod, adversarial
+from jaxil.adversarial.rewards import LearnedReward, gail_reward
+from jaxil.adversarial.trainer import (
+    AdversarialConfig,
+    AdversarialMethod,
+    AdversarialState,
+    adversarial,
+)
 from jaxil.core import Algorithm
 from jaxil.envs.base import Env
 from jaxil.rl.ppo import PPOConfig
@@ -57,3 +62,18 @@ def gail(env: Env, config: GAILConfig | None = None) -> Algorithm:
     """
     config = GAILConfig() if config is None else config
     return adversarial(env, gail_method(config), config.adversarial, config.ppo)
+
+
+def gail_rewards(state: AdversarialState, config: GAILConfig | None = None
+                 ) -> dict[str, LearnedReward]:
+    """GAIL's learned rewards as standalone `RewardFn`s, with the `imitation` library's
+    split: `"train"`, the reward the policy was trained on (`config.reward` of the
+    logit: `-log(1 - D)` by default), and `"test"`, the logit `log D - log(1 - D)`.
+
+    Args:
+        state: a GAIL `AdversarialState`.
+        config: the `GAILConfig` it was trained with (`None`: defaults).
+    """
+    config = GAILConfig() if config is None else config
+    return {"train": LearnedReward(state.discriminator, mapping=gail_reward(config.reward)),
+            "test": LearnedReward(state.discriminator)}
