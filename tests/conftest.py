@@ -27,6 +27,8 @@ from jaxil import experts
 EXPERT_EVAL_EPISODES = 32
 CACHE_VARIABLE = "JAX_COMPILATION_CACHE_DIR"
 _OWN_CACHE = pytest.StashKey[str]()  # the cache directory this process made, if any
+SHARED_EXPERTS = ("cartpole", "pendulum")  # the session fixtures `<name>_expert` below
+_NEEDED = pytest.StashKey[list[str]]()  # the shared experts the selected tests use
 
 
 def pytest_configure(config):
@@ -40,6 +42,12 @@ def pytest_configure(config):
         os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="jaxil-tests-xla-cache-")
         config.stash[_OWN_CACHE] = os.environ[CACHE_VARIABLE]
     jax.config.update("jax_compilation_cache_dir", os.environ[CACHE_VARIABLE])
+
+
+def pytest_collection_finish(session):
+    session.config.stash[_NEEDED] = [
+        name for name in SHARED_EXPERTS
+        if any(f"{name}_expert" in item.fixturenames for item in session.items)]
 
 
 def pytest_unconfigure(config):
@@ -102,3 +110,18 @@ def cartpole_demos(cartpole_expert):
 def pendulum_expert(tmp_path_factory):
     """`(env, expert, mean_return)` for `pendulum`; about -150 (random: about -1200)."""
     return _shared_expert("pendulum", tmp_path_factory)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_experts_side_by_side(request):
+    """Under pytest-xdist, worker `gw<i>` trains the i-th shared expert that the run needs
+    before its first test, so that the experts train on both cores at once. Otherwise the
+    first tests of both workers (test_airl, test_bc) wait for the cartpole expert, one of
+    them idle on the lock for its whole training. Each expert is still trained once per run
+    and is the same policy, bit for bit, whichever worker trains it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    needed = request.config.stash.get(_NEEDED, [])
+    if worker.startswith("gw") and len(needed) > 1:
+        index = int(worker.removeprefix("gw"))
+        if index < len(needed):
+            request.getfixturevalue(f"{needed[index]}_expert")

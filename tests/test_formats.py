@@ -17,7 +17,6 @@ import jax
 import numpy as np
 import pyarrow as pa
 import pytest
-from cli_subprocess import run_jaxil
 
 import jaxil
 from jaxil.data import Demos, convert, formats, load, load_with_metadata, make_demos, save
@@ -617,9 +616,16 @@ def test_cli_trains_bc_directly_on_an_imitation_rollout_file(tmp_path, cartpole,
     path = tmp_path / "expert_rollouts.npz"
     write_imitation_npz(path, expert_episodes)
     out = tmp_path / "bc.eqx"
-    done = run_jaxil("train", "bc", "--env", "cartpole", "--demos", path, "--out", out,
-                  "--updates", 500, "--batch-size", 256, "--seed", 0, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    # in this process (the command's start-up in a subprocess: test_cli_errors.py)
+    from typer.testing import CliRunner
+
+    from jaxil.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1"})
+    result = runner.invoke(app, ["train", "bc", "--env", "cartpole", "--demos", str(path),
+                                 "--out", str(out), "--updates", "500", "--batch-size", "256",
+                                 "--seed", "0"])
+    assert result.exit_code == 0, result.output
     key = jax.random.key(123)
     random = jaxil.evaluate(cartpole, jaxil.RandomPolicy(cartpole.spec.action_space), key,
                             32).mean()
