@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxil.adversarial.steps import flatten_leading
 from jaxil.adversarial.trainer import AdversarialConfig, Extension, adversarial
 from jaxil.algorithms.gail import gail_method
 from jaxil.core import Algorithm
@@ -86,10 +87,6 @@ class Posterior(eqx.Module):
             action = jax.nn.one_hot(action, self.discrete_actions)
         return self.net(jnp.concatenate([obs, jnp.reshape(action, (-1,))]))
 
-    def log_prob(self, obs: Array, action: Array, code: Array) -> Array:
-        """`log Q(code | obs, action)` of one sample."""
-        return jax.nn.log_softmax(self(obs, action))[code]
-
 
 class PosteriorState(NamedTuple):
     posterior: Posterior
@@ -97,21 +94,25 @@ class PosteriorState(NamedTuple):
 
 
 def _posterior_loss(posterior: Posterior, obs: Array, action: Array, code: Array
-                    ) -> tuple[Array, Array]:
-    """Negative log-likelihood of the codes, and the accuracy of `argmax Q`."""
+                    ) -> tuple[Array, tuple[Array, Array]]:
+    """Negative log-likelihood of the codes `[N]`, with the accuracy of `argmax Q` and the
+    per-sample `log Q(code | obs, action)` `[N]`."""
     logits = jax.vmap(posterior)(obs, action)
     log_q = jnp.take_along_axis(jax.nn.log_softmax(logits), code[:, None], axis=1)[:, 0]
     accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == code)
-    return -jnp.mean(log_q), accuracy
+    return -jnp.mean(log_q), (accuracy, log_q)
+
+
+def acting_env(env: Env, config: InfoGAILConfig) -> LatentCode:
+    """The environment InfoGAIL's policy acts in: `env` with a code of
+    `config.num_codes` per episode."""
+    return LatentCode(env, config.num_codes)
 
 
 def info_extension(spec: EnvSpec, config: InfoGAILConfig) -> Extension:
     """InfoGAIL's `Extension` of the adversarial loop (see the module docstring)."""
     k = config.num_codes
     optimizer = optax.adam(config.posterior_learning_rate)
-
-    def acting_env(env: Env) -> Env:
-        return LatentCode(env, k)
 
     def disc_view(tr: Transition) -> Transition:
         return tr._replace(obs=strip_code(tr.obs, k)[0], next_obs=strip_code(tr.next_obs, k)[0])
@@ -123,29 +124,27 @@ def info_extension(spec: EnvSpec, config: InfoGAILConfig) -> Extension:
     def step(state: PosteriorState, tr: Transition, key: PRNGKey
              ) -> tuple[PosteriorState, Array, Metrics]:
         del key
-        lead = tr.obs.shape[:-1]
         obs, code = strip_code(tr.obs, k)
-        flat = lambda x: x.reshape(-1, *x.shape[len(lead):])  # noqa: E731
-        obs_f, action_f, code_f = flat(obs), flat(tr.action), code.reshape(-1)
-        # the reward uses Q before this update's steps (as the discriminator's reward does)
-        log_q = jax.vmap(state.posterior.log_prob)(obs_f, action_f, code_f).reshape(lead)
-        info = config.info_coef * (log_q + jnp.log(k))
+        samples = flatten_leading((obs, tr.action, code), code.ndim)
 
         def one_step(carry, _):
             posterior, opt_state = carry
-            (loss, accuracy), grads = eqx.filter_value_and_grad(_posterior_loss, has_aux=True)(
-                posterior, obs_f, action_f, code_f)
+            (loss, (accuracy, log_q)), grads = eqx.filter_value_and_grad(
+                _posterior_loss, has_aux=True)(posterior, *samples)
             updates, opt_state = optimizer.update(grads, opt_state,
                                                   eqx.filter(posterior, eqx.is_array))
-            return (eqx.apply_updates(posterior, updates), opt_state), (loss, accuracy)
+            return (eqx.apply_updates(posterior, updates), opt_state), (loss, accuracy, log_q)
 
-        (posterior, opt_state), (loss, accuracy) = jax.lax.scan(
+        (posterior, opt_state), (loss, accuracy, log_q) = jax.lax.scan(
             one_step, (state.posterior, state.opt_state), None, config.posterior_steps)
+        # the reward uses Q before this update's steps (as the discriminator's reward does)
+        info = config.info_coef * (jnp.reshape(log_q[0], code.shape) + jnp.log(k))
         metrics = {"posterior_loss": loss[0], "posterior_accuracy": accuracy[0],
                    "info_reward": jnp.mean(info)}
         return PosteriorState(posterior, opt_state), info, metrics
 
-    return Extension(acting_env, disc_view, init, step, POSTERIOR_METRICS)
+    return Extension(lambda env: acting_env(env, config), disc_view, init, step,
+                     POSTERIOR_METRICS)
 
 
 def infogail(env: Env, config: InfoGAILConfig | None = None) -> Algorithm:

@@ -30,10 +30,10 @@ from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
 from jaxil.algorithms.gail import GAILConfig, gail
 from jaxil.algorithms.gcl import GCLConfig, gcl
 from jaxil.algorithms.infogail import InfoGAILConfig, infogail
+from jaxil.algorithms.infogail import acting_env as infogail_acting_env
 from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
 from jaxil.algorithms.maxent_irl import OPTIMIZERS, MaxEntIRLConfig, maxent_irl
 from jaxil.algorithms.mwal import MWALConfig, mwal
-from jaxil.envs.wrappers import LatentCode
 from jaxil.networks.mlp import ACTIVATIONS
 from jaxil.networks.normalizer import OBS_NORMALIZATIONS
 from jaxil.networks.policy import policy_kinds
@@ -92,7 +92,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {e.name: e for e in (
                    needs_actions=_fgail_needs_actions),
     AlgorithmEntry("lsgail", lsgail, LSGAILConfig, online=True),
     AlgorithmEntry("infogail", infogail, InfoGAILConfig, online=True,
-                   acting_env=lambda env, config: LatentCode(env, config.num_codes)),
+                   acting_env=infogail_acting_env),
     AlgorithmEntry("gcl", gcl, GCLConfig, online=True),
     AlgorithmEntry("maxent_irl", maxent_irl, MaxEntIRLConfig, tabular=True),
     AlgorithmEntry("apprenticeship", apprenticeship, ApprenticeshipConfig, tabular=True),
