@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxil.io import atomic_write
+from jaxil.types import is_prng_key
 from jaxil.version import __version__
 
 __all__ = [
@@ -84,12 +85,6 @@ class _Corrupt(Exception):
 
 # ------------------------------------------------------------------------ fingerprint
 
-def _is_key(x: Any) -> bool:
-    """A typed PRNG key array (or its shape), from `jax.random.key`."""
-    dtype = getattr(x, "dtype", None)
-    return dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key)
-
-
 def _is_saved(x: Any) -> bool:
     """A leaf whose value is saved: an array (or its shape) or a Python / NumPy scalar.
 
@@ -118,7 +113,7 @@ def _leaf_signature(x: Any) -> str:
 def _key_text(key: Any) -> str:
     """`"<impl>:<hex of its data>"` for a typed key, `"raw <dtype>[<shape>]:<hex>"` for a
     raw one (`jax.random.PRNGKey`)."""
-    if _is_key(key):
+    if is_prng_key(key):
         data = np.asarray(jax.random.key_data(key))
         return f"{jax.random.key_impl(key)}:{data.tobytes().hex()}"
     data = np.asarray(key)
@@ -194,7 +189,7 @@ def _to_host(tree: Any) -> tuple[list[np.ndarray], list[str | None]]:
             continue
         if isinstance(x, jax.ShapeDtypeStruct):
             raise TypeError("save: the tree holds shapes (jax.ShapeDtypeStruct), not values")
-        if _is_key(x):
+        if is_prng_key(x):
             arrays.append(np.asarray(jax.random.key_data(x)))
             impls.append(str(jax.random.key_impl(x)))
         else:
@@ -206,7 +201,7 @@ def _to_host(tree: Any) -> tuple[list[np.ndarray], list[str | None]]:
 def _expected(x: Any) -> np.ndarray:
     """The shape and dtype a saved leaf like `x` has in the payload, as a read-only NumPy
     array of that shape that takes no memory (the `like` of `tree_deserialise_leaves`)."""
-    if _is_key(x):
+    if is_prng_key(x):
         shape = jax.eval_shape(jax.random.key_data, jax.ShapeDtypeStruct(x.shape, x.dtype))
     elif isinstance(x, (bool, int, float, complex)):
         shape = np.asarray(x)
@@ -232,7 +227,7 @@ def _load_npy(f, like: np.ndarray) -> np.ndarray:
 
 def _restore_leaf(like: Any, x: np.ndarray, impl: str | None) -> Any:
     """The leaf `like` (a value or its `jax.ShapeDtypeStruct`) with the saved value `x`."""
-    if _is_key(like):
+    if is_prng_key(like):
         if impl is None:
             raise _Corrupt("a PRNG key saved without its implementation")
         key = jax.random.wrap_key_data(jnp.asarray(x), impl=impl)

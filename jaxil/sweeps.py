@@ -30,7 +30,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -38,9 +37,9 @@ from jaxil.core import Algorithm
 from jaxil.data.demos import Demos, as_transitions
 from jaxil.envs.base import Env
 from jaxil.io import atomic_write
-from jaxil.logging import write_runs_jsonl
+from jaxil.logging import plot_learning_curves, write_runs_jsonl
 from jaxil.training import train
-from jaxil.types import PRNGKey
+from jaxil.types import PRNGKey, is_prng_key
 
 __all__ = ["SweepResult", "configured", "interquartile_mean", "bootstrap_interval", "sweep",
            "with_settings"]
@@ -105,11 +104,18 @@ def bootstrap_interval(values: np.ndarray, statistic: Callable[..., np.ndarray] 
     values = np.asarray(values, np.float64).reshape(-1)
     if values.size == 0:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, values.size, size=(resamples, values.size))
-    stats = statistic(values[picks], axis=-1)
+    low, high = _bootstrap(values, statistic, confidence, resamples, seed)
+    return float(low), float(high)
+
+
+def _bootstrap(values: np.ndarray, statistic: Callable[..., np.ndarray], confidence: float,
+               resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`bootstrap_interval` of every column of `values` `[n, ...]` at once (the same
+    resampled seeds for every column), as `(low[...], high[...])`."""
+    picks = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
+    stats = statistic(values[picks], axis=1)
     tail = (1 - confidence) / 2
-    return float(np.quantile(stats, tail)), float(np.quantile(stats, 1 - tail))
+    return np.quantile(stats, tail, axis=0), np.quantile(stats, 1 - tail, axis=0)
 
 
 # ------------------------------------------------------------------------- results
@@ -202,9 +208,8 @@ class SweepResult:
         out = {}
         for config, runs in zip(self.configs, values, strict=True):
             label = ", ".join(f"{k}={_fmt(v)}" for k, v in config.items()) or "default"
-            bounds = np.array([bootstrap_interval(runs[:, t], np.mean, confidence, 500)
-                               for t in range(runs.shape[-1])]).reshape(-1, 2)
-            out[label] = (x, runs.mean(axis=0), bounds[:, 0], bounds[:, 1])
+            low, high = _bootstrap(np.asarray(runs, np.float64), np.mean, confidence, 500, 0)
+            out[label] = (x, runs.mean(axis=0), low, high)
         return out
 
     def write_table(self, path: str, metric: str | None = None, last: int = 10) -> None:
@@ -231,8 +236,6 @@ class SweepResult:
     def plot(self, path: str, metric: str | None = None) -> bool:
         """Learning curves (mean over seeds, 95% bootstrap band) of every configuration to
         an image at `path` (atomically); False without matplotlib."""
-        from jaxil.logging import plot_learning_curves
-
         metric = metric or self.default_metric()
         return plot_learning_curves(path, {f"{metric} ({self.seeds} seeds)":
                                            self.curves(metric)})
@@ -396,9 +399,4 @@ def sweep(make_algo: MakeAlgo, key: PRNGKey, demos: Demos | Any = None, *,
 
 def _keys_as_data(tree: Any) -> Any:
     """Typed PRNG keys as their raw `uint32` data (gatherable, stackable)."""
-    def data(x):
-        if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-            return jax.random.key_data(x)
-        return x
-
-    return jax.tree.map(data, tree)
+    return jax.tree.map(lambda x: jax.random.key_data(x) if is_prng_key(x) else x, tree)

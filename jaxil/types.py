@@ -18,6 +18,12 @@ PyTree = Any
 Metrics = dict[str, Array]
 
 
+def is_prng_key(x: Any) -> bool:
+    """A typed PRNG key array (or its shape), from `jax.random.key`."""
+    dtype = getattr(x, "dtype", None)
+    return dtype is not None and jax.numpy.issubdtype(dtype, jax.dtypes.prng_key)
+
+
 @dataclasses.dataclass(frozen=True)
 class Discrete:
     """A discrete action space with actions `0, ..., n - 1` (integer scalars)."""
