@@ -27,7 +27,7 @@ from rich.console import Console
 
 from jaxil.algorithms.registry import ALGORITHMS, AlgorithmEntry, check_setting
 from jaxil.checkpoint import CheckpointMismatchError
-from jaxil.progress import busy, default_report_every
+from jaxil.progress import busy
 
 DEBUG_ENV = "JAXIL_DEBUG"
 """Set (to anything non-empty) to get the traceback of an internal error."""
@@ -336,11 +336,12 @@ def _is_metrics_csv(path: str) -> bool:
 
 def _is_metrics_jsonl(path: str) -> bool:
     """`path` starts with a line that `jaxil.logging.write_metrics_jsonl` writes."""
+    from jaxil.logging import is_metrics_jsonl_line
+
     try:
-        first = json.loads(_first_line(path))
-    except (OSError, ValueError):
+        return is_metrics_jsonl_line(_first_line(path))
+    except OSError:
         return False
-    return isinstance(first, dict) and "update" in first and "run" in first
 
 
 def _is_demos_file(path: str) -> bool:
@@ -691,7 +692,7 @@ def expert(
         try:
             policy, info = jaxil.experts.train_ppo(
                 environment, key, num_timesteps=timesteps, progress=bar,
-                progress_every=default_report_every(bar.total) if bar else 10)
+                progress_every=None)
         except ValueError as err:
             fail(f"expert on {env}: {_one_line(err)}")
         finally:
@@ -1042,12 +1043,13 @@ def sweep_(
     make_algo = jaxil.sweeps.configured(entry.factory, run.env, config, **run.extra)
     evaluation = {} if eval_every is None else {
         "eval_env": run.acting_env, "eval_every": eval_every, "eval_episodes": eval_episodes}
-    runs = seeds * max(1, math.prod(len(v) for v in values.values()))
-    with busy(console, f"sweeping {algo} on {env} ({runs} runs)", not _show_progress(progress)):
+    runs = seeds * math.prod(len(v) for v in values.values())
+    show = _show_progress(progress)
+    with busy(console, f"sweeping {algo} on {env} ({runs} runs)", not show):
         try:
             result = jaxil.sweep(make_algo, jax.random.key(seed), data, seeds=seeds,
                                  grid=values, num_updates=updates, batch_size=batch_size,
-                                 progress=_show_progress(progress), **evaluation)
+                                 progress=show, **evaluation)
         except ValueError as err:
             fail(_setting_error(err, overrides, f"{algo} on {env} with --demos {demos}"))
     if metric is not None and metric not in result.metrics:

@@ -116,7 +116,7 @@ def default_timesteps(env_name: str) -> int:
 def train_ppo(env: Env, key: PRNGKey, num_timesteps: int | None = None,
               config: PPOConfig | None = None, *, deterministic: bool | None = None,
               anneal_lr: bool = True, num_eval_episodes: int = 20,
-              progress: ProgressFn | None = None, progress_every: int = 10
+              progress: ProgressFn | None = None, progress_every: int | None = 10
               ) -> tuple[ActorPolicy, dict[str, Any]]:
     """Trains a PPO expert on `env` and evaluates it.
 
@@ -137,7 +137,8 @@ def train_ppo(env: Env, key: PRNGKey, num_timesteps: int | None = None,
         progress: optional `progress(update, metrics)`, called on the host every
             `progress_every` updates and after the last (metrics as Python floats, e.g.
             `episode_return`): `jaxil.train`'s `callback`.
-        progress_every: updates between two `progress` calls.
+        progress_every: updates between two `progress` calls (`None`: a hundredth of the
+            run, as `jaxil.train`'s default).
 
     Returns:
         `(expert, info)`: the `ActorPolicy`, and a dict with `metrics` (name -> numpy
@@ -194,9 +195,8 @@ def train_ppo(env: Env, key: PRNGKey, num_timesteps: int | None = None,
 def progress_bar(env: Env, num_timesteps: int | None = None,
                  config: PPOConfig | None = None, description: str | None = None
                  ) -> ProgressBar:
-    """A `ProgressBar` for `train_ppo(env, ..., progress=bar, progress_every=
-    jaxil.progress.default_report_every(bar.total))`: the run's updates, with the episode
-    return beside the bar."""
+    """A `ProgressBar` for `train_ppo(env, ..., progress=bar, progress_every=None)`: the
+    run's updates, with the episode return beside the bar."""
     recipe = defaults(env.spec.name)
     config = recipe.config if config is None else config
     num_timesteps = recipe.num_timesteps if num_timesteps is None else int(num_timesteps)

@@ -82,16 +82,23 @@ def write_metrics_jsonl(path: str | os.PathLike, metrics: Mapping[str, np.ndarra
         ValueError: `append` to an existing file whose first line is not a JSON object.
     """
     def check(old: bytes) -> None:
-        try:
-            first = json.loads(old.split(b"\n", 1)[0])
-        except ValueError:
-            first = None
-        if not isinstance(first, dict) or "update" not in first:
+        if not is_metrics_jsonl_line(old.split(b"\n", 1)[0]):
             raise ValueError(f"{os.fspath(path)}: not a metrics JSON Lines file (its first "
-                             "line is not an object with an 'update'); refusing to append")
+                             "line is not an object with a 'run' and an 'update'); refusing "
+                             "to append")
 
     old = _read_for_append(path, append, check)
     atomic_write(path, lambda f: f.write(old + _jsonl_lines(metrics, run).encode()))
+
+
+def is_metrics_jsonl_line(line: bytes) -> bool:
+    """`line` is one that `write_metrics_jsonl` writes: a JSON object with a `run` and an
+    `update`."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and "run" in row and "update" in row
 
 
 def write_runs_jsonl(path: str | os.PathLike,

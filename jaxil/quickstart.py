@@ -18,7 +18,7 @@ from rich.table import Table
 
 import jaxil
 from jaxil.logging import plot_learning_curves, write_metrics_csv
-from jaxil.progress import busy, default_report_every
+from jaxil.progress import busy
 
 QUICKSTART_ENVS: tuple[tuple[str, dict], ...] = (
     ("cartpole", {}),
@@ -64,7 +64,7 @@ def run_quickstart(out: str = "runs/quickstart", seed: int = 0, num_episodes: in
         with busy(console, f"{name}: training a PPO expert", not show):
             expert, info = jaxil.experts.train_ppo(
                 env, k_expert, progress=bar,
-                progress_every=default_report_every(bar.total) if bar else 10)
+                progress_every=None)
         console.print(f"PPO expert: {info['timesteps']:,} env steps in {info['seconds']:.1f} s")
         expert_return = float(jnp.mean(jaxil.evaluate(env, expert, k_eval, EVAL_EPISODES)))
         with console.status(f"{name}: collecting {num_episodes} expert episodes"):

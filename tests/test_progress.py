@@ -146,6 +146,11 @@ def test_metrics_files_put_evaluations_at_their_update(tmp_path):
     assert read_metrics_jsonl(path)["eval/return"].tolist() == [10.0, 20.0]
     write_metrics_jsonl(path, {"loss": np.array([0.25])}, run="again", append=True)
     assert len(path.read_text().splitlines()) == 5
+    foreign = tmp_path / "notes.jsonl"
+    foreign.write_text('{"note": 1}\n')
+    with pytest.raises(ValueError, match="not a metrics JSON Lines file"):
+        write_metrics_jsonl(foreign, metrics, append=True)
+    assert foreign.read_text() == '{"note": 1}\n'  # left as it was
     csv_path = tmp_path / "m.csv"
     write_metrics_csv(csv_path, metrics, run="r")
     rows = csv_path.read_text().splitlines()
