@@ -56,9 +56,10 @@ def _metrics_rows(metrics: Mapping[str, np.ndarray], run: str, header: bool) -> 
     return text.getvalue().encode()
 
 
-def _read_for_append(path: str | os.PathLike, append: bool, check) -> bytes:
+def _read_for_append(path: str | os.PathLike, append: bool, check,
+                     newline: bytes = b"\n") -> bytes:
     """The old contents to keep (`b""` without `append` or a file), checked by `check`,
-    ending with a line break."""
+    ending with a line break (`newline` added when it does not)."""
     if not (append and os.path.exists(path)):
         return b""
     with open(path, "rb") as f:
@@ -66,7 +67,7 @@ def _read_for_append(path: str | os.PathLike, append: bool, check) -> bytes:
     if old:
         check(old)
         if not old.endswith(b"\n"):
-            old += b"\n"
+            old += newline
     return old
 
 
@@ -154,7 +155,7 @@ def write_metrics_csv(path: str | os.PathLike, metrics: Mapping[str, np.ndarray]
             raise ValueError(f"{os.fspath(path)}: not a metrics CSV (its first line is not "
                              f"{','.join(METRICS_HEADER)!r}); refusing to append to it")
 
-    old = _read_for_append(path, append, check)
+    old = _read_for_append(path, append, check, newline=b"\r\n")  # csv's line ending
     new = _metrics_rows(metrics, run, header=not old)
     atomic_write(path, lambda f: f.write(old + new))
 
