@@ -404,10 +404,15 @@ def check_output(option: str, path: str, kind: str, others: Mapping[str, str | N
              "(pass --force to overwrite)")
 
 
-def _check_output_dir(option: str, path: str) -> None:
-    """Fails unless `path` is (or can be made) a writable directory; makes it."""
+def _check_output_dir(option: str, path: str, make: bool = True) -> None:
+    """Fails unless `path` is (or can be made) a writable directory; makes it (with
+    `make=False`, a missing one is only checked to be makeable, for a command that makes
+    it once its work is done)."""
     if os.path.exists(path) and not os.path.isdir(path):
         fail(f"{option} {path}: exists and is not a directory")
+    if not make and not os.path.exists(path):
+        _check_writable_dir(option, path, os.path.dirname(os.path.abspath(path)))
+        return
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
@@ -1034,7 +1039,7 @@ def sweep_(
     overrides = set_ or []
     config = parse_overrides(entry.config, overrides)
     values = _parse_grid(entry, overrides, grid or [])
-    _check_output_dir("--out", out)
+    _check_output_dir("--out", out, make=False)  # made when there are results to write
     _check_sweep_outputs(out, force)
     if distributed:
         _start_distributed(coordinator, num_processes, process_id)
@@ -1063,6 +1068,7 @@ def sweep_(
                   f"(+{result.compile_seconds:.1f} s compiling)")
     if jax.process_index() != 0:  # process 0 writes the files
         return
+    _check_output_dir("--out", out)
     table_path, jsonl, curves = (os.path.join(out, name) for name in SWEEP_OUTPUTS)
     _write("--out", table_path, lambda: result.write_table(table_path, metric))
     _write("--out", jsonl, lambda: result.write_metrics(jsonl))

@@ -38,7 +38,7 @@ from jaxil.data.demos import Demos, as_transitions
 from jaxil.envs.base import Env
 from jaxil.io import atomic_write
 from jaxil.logging import plot_learning_curves, write_runs_jsonl
-from jaxil.training import train
+from jaxil.training import check_on_host, train
 from jaxil.types import PRNGKey, is_prng_key
 
 __all__ = ["SweepResult", "configured", "interquartile_mean", "bootstrap_interval", "sweep",
@@ -328,7 +328,8 @@ def sweep(make_algo: MakeAlgo, key: PRNGKey, demos: Demos | Any = None, *,
         A `SweepResult` (metrics `[C, S, ...]`; `table()`, `plot(path)`).
 
     Raises:
-        ValueError: a bad `seeds` or `grid` (naming the entry).
+        ValueError: a bad `seeds` or `grid` (naming the entry); demos that do not fit the
+            algorithm (`jaxil.training.check_on_host`, before anything compiles).
     """
     if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer) or seeds < 1:
         raise ValueError(f"seeds: expected a positive int, got {seeds!r}")
@@ -341,9 +342,9 @@ def sweep(make_algo: MakeAlgo, key: PRNGKey, demos: Demos | Any = None, *,
     mesh = Mesh(np.array(devices), ("runs",))
     runs_sharding = NamedSharding(mesh, PartitionSpec("runs"))
     replicated = NamedSharding(mesh, PartitionSpec())
-    samples = None if demos is None else (
+    samples_on_host = None if demos is None else (
         as_transitions(demos) if isinstance(demos, Demos) else demos)
-    samples = jax.tree.map(lambda x: _global(np.asarray(x), replicated), samples)
+    samples = jax.tree.map(lambda x: _global(np.asarray(x), replicated), samples_on_host)
     key_data = np.stack([np.asarray(jax.random.key_data(jax.random.fold_in(key, s)))
                          for s in range(seeds)])
     options = dict(eval_env=eval_env, eval_every=eval_every, eval_episodes=eval_episodes,
@@ -356,6 +357,8 @@ def sweep(make_algo: MakeAlgo, key: PRNGKey, demos: Demos | Any = None, *,
 
     results: list[Any] = [None] * len(configs)
     compile_seconds = run_seconds = 0.0
+    for members in groups.values():  # the demos' checks, on the host, before compiling
+        check_on_host(make_algo(configs[members[0]]), key, samples_on_host)
     for static, members in groups.items():
         floats = np.array([[configs[i][n] for n in float_names] for i in members],
                           np.float32).reshape(len(members), len(float_names))

@@ -158,6 +158,20 @@ def _make_plan(algo: Algorithm, num_updates: int, batch_size: int, eval_env: Env
     return _Plan(algo, batch_size, num_updates, evaluator, reporter, int(report_every))
 
 
+def check_on_host(algo: Algorithm, key: PRNGKey, demos: Demos | Transition | Any = None
+                  ) -> None:
+    """The checks `train` makes of concrete demos before anything compiles, for a caller
+    that will pass them into a program as traced arguments (`jaxil.sweep`): the demos
+    against `algo.spec`, and `algo.init`'s own checks (an adversarial method's episode
+    ends, say), traced with the demos as constants, so nothing runs or compiles.
+
+    Raises:
+        ValueError: naming the field, as `train` would.
+    """
+    init_data, _ = _expert_data(algo, demos)
+    jax.eval_shape(lambda k: algo.init(k, init_data), key)
+
+
 def _expert_data(algo: Algorithm, demos: Demos | Transition | Any
                  ) -> tuple[Any, Transition | None]:
     """`(init_data, samples)`: what `init` gets and what batches are sampled from.

@@ -195,6 +195,17 @@ def test_cli_sweep_writes_a_table_and_refuses_foreign_files(cli_sweep):
     assert "refusing to replace them" in refused.stderr
     assert (folder / "mine" / "table.csv").read_text() == "my,own\n"
     assert os.listdir(folder / "mine") == ["table.csv"]
+    # demos that end early, for a reward biased by survival: refused on the host before
+    # anything compiles, one line, and no output folder made
+    env = jaxil.envs.make("obstacle_nav")
+    jaxil.data.save(folder / "nav.npz",
+                    jaxil.envs.navigation.multimodal_demos(jax.random.key(0), 2, env),
+                    metadata={"env": "obstacle_nav"})
+    early = run_jaxil("sweep", "gail", "--env", "obstacle_nav", "--demos", "nav.npz",
+                      "--seeds", 2, "--updates", 2, "--out", "early", cwd=folder)
+    assert early.returncode == 2 and early.stderr.count("\n") == 1, early.stderr
+    assert "terminate early" in early.stderr and "Traceback" not in early.stderr
+    assert not (folder / "early").exists()
     for grid, message in (("learning_rate=1e-3,inf", "--grid learning_rate=1e-3,inf: "),
                           ("lr=1", "has no field 'lr'"),
                           ("learning_rate=", "expected name=value1,value2")):
