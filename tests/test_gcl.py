@@ -11,9 +11,9 @@ import jaxil
 from jaxil.algorithms import GCLConfig, gcl
 from jaxil.algorithms.gcl import (
     CostNetwork,
-    DemoEpisodes,
     gcl_loss,
     importance_log_weights,
+    mean_episode_length,
     trajectory_ids,
 )
 from jaxil.networks import MLP
@@ -48,8 +48,11 @@ def test_gcl_gradient_is_demo_minus_weighted_sample_cost_gradients():
                          jnp.zeros((t, b), bool), jnp.zeros((t, b), bool).at[-1].set(True))
     log_probs = jax.random.normal(k[2], (t, b))
     demo_obs = jax.random.normal(k[3], (6, obs_dim))
-    demos = DemoEpisodes(demo_obs, jnp.zeros((6, 1)), jnp.array([0, 0, 0, 1, 1, 1]),
-                         jnp.float32(2.0))
+    # a batch of every step of two 3-step demonstration episodes, once each
+    ends = jnp.array([False, False, True, False, False, True])
+    demos = Transition(demo_obs, jnp.zeros((6, 1)), jnp.zeros(6), demo_obs,
+                       jnp.zeros(6, bool), ends)
+    assert float(mean_episode_length(demos)) == 3.0
 
     def traj_cost(c, o):  # C(tau) for one trajectory of observations [T, obs_dim]
         return jnp.sum(jax.vmap(lambda x: c(x, jnp.zeros(1), 2.0))(o))
@@ -58,7 +61,7 @@ def test_gcl_gradient_is_demo_minus_weighted_sample_cost_gradients():
     def both(cost):
         ids = trajectory_ids(samples.truncated)
         grad = eqx.filter_grad(
-            lambda c: gcl_loss(c, samples, log_probs, ids, demos, 2.0)[0])(cost)
+            lambda c: gcl_loss(c, samples, log_probs, ids, demos, 3.0, 2.0)[0])(cost)
         # the formula: mean demo gradient minus the self-normalised weighted sample gradients
         sample_c = jnp.stack([traj_cost(cost, obs[:, j]) for j in range(b)])
         w = jax.nn.softmax(-sample_c - jnp.sum(log_probs, 0))
@@ -85,7 +88,10 @@ def pointmass_expert_demos():
 
 @pytest.mark.slow
 def test_gcl_learns_pointmass(pointmass_expert_demos):
-    """>= 0.8 expert-normalised (random policy 0, PPO expert 1) on the true reward."""
+    """>= 0.8 expert-normalised (random policy 0, PPO expert 1) on the true reward.
+
+    Margin: over keys 2 and `split(key(2), 8)` (vmapped, this budget) the minimum was 0.94
+    (mean 0.97) with expert batches of 256 transitions per update."""
     env, expert, demos = pointmass_expert_demos
     algo = gcl(env, GCLConfig())
     with pytest.raises(ValueError, match="demos"):
@@ -95,7 +101,9 @@ def test_gcl_learns_pointmass(pointmass_expert_demos):
     state, metrics = jax.jit(lambda k: jaxil.train(checked, k, demos, 150))(jax.random.key(2))
     assert set(metrics) == set(state.metrics) and int(state.step) == 150
     assert all(np.all(np.isfinite(v)) for v in metrics.values())
-    assert float(state.demos.num_episodes) == 32.0
+    assert float(state.demo_length) == 50.0  # whole 50-step pointmass episodes
+    with pytest.raises(ValueError, match="batch"):
+        algo.update(state, None)
     key = jax.random.key(3)
     ours = float(jaxil.evaluate(env, algo.policy(state), key, 200).mean())
     expert_return = float(jaxil.evaluate(env, expert, key, 200).mean())

@@ -14,8 +14,10 @@ sampling with trajectories `tau_j` of the current policy `pi` (the dynamics canc
 1. rolls the policy out (`jaxil.rl.ppo.collect`: `B` envs x `T` steps, with the behaviour
    log-probabilities `log pi(a_t | s_t)`), and cuts the rollout into trajectories at
    episode ends;
-2. takes `cost_steps` Adam steps on `L` (all demonstration episodes against the sampled
-   trajectories);
+2. takes `cost_steps` Adam steps on `L`: the update's batch of expert transitions
+   (drawn uniformly from the demos by `jaxil.train`, like every method's) against the
+   sampled trajectories; the mean demonstration episode cost is the demos' mean episode
+   length times the batch's mean step cost (`gcl_loss`);
 3. improves the policy against the new cost: one `jaxil.rl.ppo.learn` call on the
    rewards `-c_theta(s_t, a_t)`.
 
@@ -101,16 +103,6 @@ class CostNetwork(eqx.Module):
         return scale * jax.nn.sigmoid(self.logits(obs, action))
 
 
-class DemoEpisodes(NamedTuple):
-    """Flat demonstration transitions `[M, ...]` with `episode[M]` int32 episode ids and
-    `num_episodes` `[]` float32."""
-
-    obs: Array
-    action: Array
-    episode: Array
-    num_episodes: Array
-
-
 class GCLState(NamedTuple):
     """GCL state.
 
@@ -119,7 +111,9 @@ class GCLState(NamedTuple):
         cost: the `CostNetwork`.
         cost_opt_state: Adam state of the cost.
         env_state: `EnvState` of the vectorised env, `[B]` leading axis.
-        demos: the demonstrations as `DemoEpisodes`.
+        demo_length: `[]` float32, the demonstrations' mean episode length (steps per
+            episode), fixed at `init`: the expert term of the objective is
+            `demo_length * mean c` over each update's expert batch.
         episodes: statistics of the true environment returns.
         key: PRNG key for the next update.
         step: `[]` int32.
@@ -133,7 +127,7 @@ class GCLState(NamedTuple):
     cost: CostNetwork
     cost_opt_state: optax.OptState
     env_state: EnvState
-    demos: DemoEpisodes
+    demo_length: Array
     episodes: EpisodeStats
     key: PRNGKey
     step: Array
@@ -171,21 +165,29 @@ def importance_log_weights(costs: Array, log_probs: Array, ids: Array,
 
 
 def gcl_loss(cost: CostNetwork, samples: Transition, log_probs: Array, ids: Array,
-             demos: DemoEpisodes, cost_scale: float | Array = 1.0,
-             l2_coef: float | Array = 0.0) -> tuple[Array, Metrics]:
+             demos: Transition, demo_length: Array | float,
+             cost_scale: float | Array = 1.0, l2_coef: float | Array = 0.0
+             ) -> tuple[Array, Metrics]:
     """The sample-based MaxEnt IRL (IOC) objective of guided cost learning.
+
+    The expert term, the mean cost of a demonstration episode `mean_i C(tau_i)`, is
+    estimated from a batch of expert transitions drawn uniformly from all the demos'
+    steps: the sum of every demo step's cost over `M` episodes is `M * L` times the mean
+    step cost, `L` the mean episode length, so `mean_i C(tau_i) = L * E[c]`, unbiased
+    for any batch size (exact when the batch is every step once).
 
     Args:
         cost: the `CostNetwork`.
         samples: policy transitions `[T, B, ...]`.
         log_probs: `[T, B]` behaviour log-probabilities of `samples.action`.
         ids: `[T, B]` trajectory ids (`trajectory_ids`).
-        demos: `DemoEpisodes` `[M, ...]`.
+        demos: expert transitions `[N, ...]` (a batch drawn uniformly from the demos).
+        demo_length: `[]` the demos' mean episode length `L`.
         cost_scale: the cost's upper bound.
         l2_coef: weight decay of the cost network's weights.
 
     Returns:
-        `(loss[], metrics)`: `mean_i C(demo_i) + log mean_j exp(-C(tau_j)) / pi(tau_j)`.
+        `(loss[], metrics)`: `L * mean_n c(demo_n) + log mean_j exp(-C(tau_j)) / pi(tau_j)`.
     """
     c = lambda o, a: cost(o, a, cost_scale)
     t, b = log_probs.shape
@@ -193,8 +195,7 @@ def gcl_loss(cost: CostNetwork, samples: Transition, log_probs: Array, ids: Arra
     log_w, valid = importance_log_weights(sample_costs, log_probs, ids, t * b)
     num_valid = jnp.sum(valid)
     log_z = jax.nn.logsumexp(log_w) - jnp.log(num_valid)
-    demo_costs = jax.vmap(c)(demos.obs, demos.action)
-    demo_term = jnp.sum(demo_costs) / demos.num_episodes
+    demo_term = demo_length * jnp.mean(jax.vmap(c)(demos.obs, demos.action))
     weights = jax.lax.stop_gradient(jax.nn.softmax(log_w))
     l2 = sum(jnp.sum(layer.weight**2) for layer in cost.mlp.layers)
     loss = demo_term + log_z + l2_coef * l2
@@ -207,11 +208,12 @@ def gcl_loss(cost: CostNetwork, samples: Transition, log_probs: Array, ids: Arra
     return loss, metrics
 
 
-def _demo_episodes(demos: Transition) -> DemoEpisodes:
-    done = (demos.terminated | demos.truncated).astype(jnp.int32)
-    episode = jnp.cumsum(done) - done
-    num = jnp.maximum(jnp.max(episode) + 1, 1).astype(jnp.float32)
-    return DemoEpisodes(demos.obs, demos.action, episode, num)
+def mean_episode_length(demos: Transition) -> Array:
+    """`[]` float32: steps per episode of flat demonstrations `demos[M]` (whole episodes,
+    each ending in a terminated or truncated step, as `jaxil.data.as_transitions` gives
+    them)."""
+    episodes = jnp.sum((demos.terminated | demos.truncated).astype(jnp.float32))
+    return demos.terminated.shape[0] / jnp.maximum(episodes, 1.0)
 
 
 def gcl(env: Env, config: GCLConfig | None = None) -> Algorithm:
@@ -223,9 +225,11 @@ def gcl(env: Env, config: GCLConfig | None = None) -> Algorithm:
 
     Returns:
         `Algorithm(init, update, policy)`: `init(key, demos)` needs the flat
-        demonstrations (whole episodes, in order, as `jaxil.data.as_transitions` gives
-        them); `update(state, batch)` ignores `batch` (every update uses all demonstration
-        episodes); `policy(state)` is the PPO `ActorPolicy`.
+        demonstrations (whole episodes, as `jaxil.data.as_transitions` gives them: the
+        cost's input statistics and the mean episode length); `update(state, batch)` takes
+        a batch of expert transitions `batch[N]` drawn uniformly from them (what
+        `jaxil.train` passes) and keeps no demonstrations in its state; `policy(state)` is
+        the PPO `ActorPolicy`.
     """
     config = GCLConfig() if config is None else config
     ppo_config = config.ppo
@@ -252,16 +256,16 @@ def gcl(env: Env, config: GCLConfig | None = None) -> Algorithm:
         cost = CostNetwork(mlp, normalizer, config.state_only, num_actions)
         opt_state = optimizer.init(eqx.filter(mlp, eqx.is_array))
         zero = jnp.zeros((), jnp.float32)
-        return GCLState(learner, cost, opt_state, venv.reset(k_env), _demo_episodes(demos),
+        return GCLState(learner, cost, opt_state, venv.reset(k_env), mean_episode_length(demos),
                         init_episode_stats(ppo_config.num_envs), key,
                         jnp.zeros((), jnp.int32), {name: zero for name in METRIC_NAMES})
 
-    def cost_step(carry, _, samples, log_probs, ids, demos):
+    def cost_step(carry, _, samples, log_probs, ids, demos, demo_length):
         cost, opt_state = carry
 
         def loss_fn(mlp):
             return gcl_loss(eqx.tree_at(lambda c: c.mlp, cost, mlp), samples, log_probs, ids,
-                            demos, config.cost_scale, config.l2_coef)
+                            demos, demo_length, config.cost_scale, config.l2_coef)
 
         (_, metrics), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(cost.mlp)
         updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(cost.mlp,
@@ -270,13 +274,16 @@ def gcl(env: Env, config: GCLConfig | None = None) -> Algorithm:
         return (cost, opt_state), metrics
 
     def update(state: GCLState, batch: Transition | None = None) -> GCLState:
-        del batch  # every update uses all demonstration episodes (state.demos)
+        if batch is None or batch.action is None:
+            raise ValueError("batch: guided cost learning needs a batch of expert "
+                             "transitions with actions; pass demos to jaxil.train")
         key, k_collect, k_learn = jax.random.split(state.key, 3)
         env_state, rollout = collect(venv, state.env_state, state.learner, k_collect,
                                      ppo_config)
         tr = rollout.transitions
         ids = trajectory_ids(tr.terminated | tr.truncated)
-        step = lambda carry, x: cost_step(carry, x, tr, rollout.log_probs, ids, state.demos)
+        step = lambda carry, x: cost_step(carry, x, tr, rollout.log_probs, ids, batch,
+                                          state.demo_length)
         (cost, cost_opt_state), cost_metrics = jax.lax.scan(
             step, (state.cost, state.cost_opt_state), None, length=num_updates_cost)
         rewards = -jax.vmap(jax.vmap(lambda o, a: cost(o, a, config.cost_scale)))(
@@ -290,9 +297,9 @@ def gcl(env: Env, config: GCLConfig | None = None) -> Algorithm:
             "episode_return": episode_metrics["episode_return"],
             "mean_true_reward": jnp.mean(tr.reward),
         }
-        return GCLState(learner, cost, cost_opt_state, env_state, state.demos, episodes, key,
-                        state.step + 1, {k: jnp.asarray(metrics[k], jnp.float32)
-                                         for k in METRIC_NAMES})
+        return GCLState(learner, cost, cost_opt_state, env_state, state.demo_length, episodes,
+                        key, state.step + 1,
+                        {k: jnp.asarray(metrics[k], jnp.float32) for k in METRIC_NAMES})
 
     def policy(state: GCLState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(config.deterministic_policy)
