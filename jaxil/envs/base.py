@@ -26,11 +26,13 @@ class EnvState(NamedTuple):
 
     Attributes:
         inner: the environment's own dynamic state (physics state, a Brax `State`, ...).
-        obs: current observation, `[obs_dim]` float32. After an auto-reset this is the first
+        obs: current observation, `[obs_dim]` float32 (`[N, obs_dim]` for a multi-agent
+            env, see `jaxil.envs.multiagent`). After an auto-reset this is the first
             observation of the new episode; the true final observation is in
             `info["final_obs"]`.
-        reward: reward of the last step, `[]` float32.
-        terminated: `[]` bool, the last step ended the episode for real.
+        reward: reward of the last step, `[]` float32 (`[N]`, one per agent, multi-agent).
+        terminated: `[]` bool, the last step ended the episode for real (one per
+            environment, also multi-agent).
         truncated: `[]` bool, the last step hit the time limit (and did not terminate).
         info: dict of extra arrays (`steps`, `final_obs`, `rng`, ... set by wrappers). Its
             structure is the same after `reset` and `step` so states can be scanned.

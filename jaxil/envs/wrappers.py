@@ -1,7 +1,9 @@
 """Wrappers: episode time limit, auto-reset that keeps the true final observation, vmap.
 
 The usual stack is `VmapEnv(AutoReset(TimeLimit(base, max_steps)), num_envs)`; see
-`jaxil.envs.vectorize`.
+`jaxil.envs.vectorize`. The same stack serves multi-agent envs (`jaxil.envs.multiagent`):
+their per-agent fields carry a leading `[N]` axis while `terminated` and `truncated` stay
+one per environment, so `TimeLimit` and `AutoReset` work on them unchanged.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class AutoReset(Wrapper):
         fresh = self.env.reset(reset_key)
         done = nxt.terminated | nxt.truncated
 
-        def pick(reset_leaf, step_leaf):  # one env: `done` is a scalar
+        def pick(reset_leaf, step_leaf):  # one env: `done` is a scalar, even multi-agent
             return jnp.where(done, reset_leaf, step_leaf)
 
         inner = jax.tree.map(pick, fresh.inner, nxt.inner)
