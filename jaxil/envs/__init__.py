@@ -1,9 +1,11 @@
 """Environments: the Brax-style protocol, wrappers, adapters and built-in pure-JAX envs.
 
 `make(name)` returns a ready environment with its time limit: built-ins by bare name
-(`cartpole`, `pendulum`, `pointmass`, `obstacle_nav`), Brax envs as `brax/<name>`, MuJoCo
-Playground envs as `playground/<name>`. `jaxil.envs.navigation` holds `obstacle_nav`'s
-scripted two-sided expert, its multimodal demonstrations and success / side helpers.
+(`cartpole`, `pendulum`, `pointmass`, `obstacle_nav`), the pure-JAX multi-agent particle
+envs as `mpe/<name>` (`mpe/simple_spread`; protocol in `jaxil.envs.multiagent`), Brax envs
+as `brax/<name>`, MuJoCo Playground envs as `playground/<name>`. `jaxil.envs.navigation`
+holds `obstacle_nav`'s scripted two-sided expert, its multimodal demonstrations and
+success / side helpers.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jaxil.envs import navigation
+from jaxil.envs import mpe, multiagent, navigation
 from jaxil.envs.adapters import BraxEnv, PlaygroundEnv
 from jaxil.envs.base import Env, EnvState, base_state
 from jaxil.envs.cartpole import CartPole
+from jaxil.envs.mpe import SimpleSpread
+from jaxil.envs.multiagent import MultiAgentEnv, MultiAgentSpec, is_multiagent
 from jaxil.envs.navigation import ObstacleNav
 from jaxil.envs.pendulum import Pendulum
 from jaxil.envs.pointmass import PointMass
@@ -51,8 +55,8 @@ def make(name: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> E
     """Builds an environment wrapped in its time limit.
 
     Args:
-        name: `"cartpole"`, `"pendulum"`, `"pointmass"`, `"obstacle_nav"`, `"brax/<name>"`
-            or `"playground/<name>"`.
+        name: `"cartpole"`, `"pendulum"`, `"pointmass"`, `"obstacle_nav"`,
+            `"mpe/<scenario>"`, `"brax/<name>"` or `"playground/<name>"`.
         max_episode_steps: overrides the environment's default time limit.
         **kwargs: passed to the environment (e.g. `backend="positional"` for Brax).
 
@@ -63,19 +67,25 @@ def make(name: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> E
         base: Env = BraxEnv(name.removeprefix("brax/"), **kwargs)
     elif name.startswith("playground/"):
         base = PlaygroundEnv(name.removeprefix("playground/"), **kwargs)
+    elif name.startswith("mpe/"):
+        scenario = name.removeprefix("mpe/")
+        if scenario not in mpe.SCENARIOS:
+            raise ValueError(f"env name: unknown MPE scenario {name!r}; expected one of "
+                             f"{['mpe/' + s for s in sorted(mpe.SCENARIOS)]}")
+        base = mpe.SCENARIOS[scenario](**kwargs)
     elif name in _REGISTRY:
         base = _REGISTRY[name](**kwargs)
     else:
         raise ValueError(
             f"env name: unknown environment {name!r}; expected one of {names()}, "
-            "'brax/<name>' or 'playground/<name>'"
+            "'mpe/<scenario>', 'brax/<name>' or 'playground/<name>'"
         )
     return TimeLimit(base, max_episode_steps or base.spec.max_episode_steps)
 
 
 __all__ = [
-    "AutoReset", "BraxEnv", "CartPole", "Env", "EnvState", "LatentCode", "ObstacleNav",
-    "Pendulum",
-    "PlaygroundEnv", "PointMass", "TimeLimit", "VmapEnv", "Wrapper", "base_state", "make",
-    "names", "navigation", "register", "vectorize",
+    "AutoReset", "BraxEnv", "CartPole", "Env", "EnvState", "LatentCode", "MultiAgentEnv",
+    "MultiAgentSpec", "ObstacleNav", "Pendulum", "PlaygroundEnv", "PointMass", "SimpleSpread",
+    "TimeLimit", "VmapEnv", "Wrapper", "base_state", "is_multiagent", "make", "mpe",
+    "multiagent", "names", "navigation", "register", "vectorize",
 ]
