@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--bc-steps", type=int, default=0,
                         help="behavioural-cloning warm start (adversarial.bc_steps)")
+    parser.add_argument("--no-disc-normalize", action="store_true",
+                        help="adversarial.normalize_inputs=False (raw discriminator inputs)")
     parser.add_argument("--smoke", action="store_true", help="2 seeds, 5 updates")
     args = parser.parse_args()
     if args.smoke:
@@ -150,6 +152,8 @@ def main() -> None:
                 adv = EPISODE_ENDS[ends]
                 if args.bc_steps and method != "gaifo":  # GAIfO's demos are state-only
                     adv = dataclasses.replace(adv, bc_steps=args.bc_steps)
+                if args.no_disc_normalize:
+                    adv = dataclasses.replace(adv, normalize_inputs=False)
                 algo = make_algo(method, goal_env if goal else env, adv,
                                  GOAL_PPO if goal else CARTPOLE_PPO)
                 updates = args.goal_updates if goal else args.updates
@@ -162,6 +166,9 @@ def main() -> None:
                                                                           states)
                 else:
                     record["normalised"] = score_cartpole(env, algo, states, expert_return)
+                    # against the demonstrator's own return (what occupancy matching targets)
+                    record["vs_demos"] = score_cartpole(env, algo, states,
+                                                        describe(demos)["mean_return"])
                 emit(record)
 
 
