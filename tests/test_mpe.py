@@ -1,0 +1,274 @@
+"""Tests of jaxil.envs.multiagent (the protocol) and jaxil.envs.mpe (simple_spread)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxil import envs
+from jaxil.envs import AutoReset, MultiAgentEnv, MultiAgentSpec, TimeLimit, base_state
+from jaxil.envs.mpe import (
+    MOVES,
+    ParticleState,
+    SimpleSpread,
+    contact_forces,
+    discrete_moves,
+    spread_observation,
+    spread_reward,
+)
+from jaxil.envs.multiagent import is_multiagent, pad_observations
+from jaxil.types import Box, Discrete, EnvSpec
+
+ATOL = 1e-5
+
+
+def world(agent_pos, agent_vel, landmark_pos) -> ParticleState:
+    as_array = lambda x: jnp.asarray(x, jnp.float32)
+    return ParticleState(as_array(agent_pos), as_array(agent_vel), as_array(landmark_pos))
+
+
+def state_of(w: ParticleState):
+    """A base simple_spread `EnvState` at the hand-built world `w`."""
+    return base_state(inner=w, obs=spread_observation(w),
+                      reward=jnp.zeros(w.agent_pos.shape[:1]))
+
+
+# Agents 0 and 1 overlap (0.2 apart, radii 0.15 + 0.15); agent 2 is free.
+HAND_WORLD = dict(
+    agent_pos=[[0.0, 0.0], [0.2, 0.0], [1.0, 1.0]],
+    agent_vel=[[0.0, 0.0], [0.3, -0.4], [0.0, 0.0]],
+    landmark_pos=[[0.0, 0.3], [1.0, 0.0], [-1.0, -1.0]],
+)
+
+
+# ------------------------------------------------------------------------ physics
+
+
+def test_one_step_by_hand():
+    """Two agents in contact and one free agent moving up, after one step."""
+    w = world([[0.0, 0.0], [0.2, 0.0], [-0.8, 0.9]],
+              [[0.0, 0.0], [0.0, 0.0], [0.5, -0.2]], np.zeros((3, 2)))
+    nxt = SimpleSpread().step(state_of(w), jnp.array([0, 0, 4])).inner
+    # Contact: penetration k softplus((0.3 - 0.2) / k) = 0.1 (to 1e-44), force 100 * 0.1 = 10
+    # along p_0 - p_1 = -x on agent 0 and +x on agent 1. v' = 0.75 v + f dt, p' = p + v' dt.
+    # Free agent: u = 5 (0, 1); v' = 0.75 (0.5, -0.2) + 0.1 (0, 5) = (0.375, 0.35).
+    expected_vel = [[-1.0, 0.0], [1.0, 0.0], [0.375, 0.35]]
+    expected_pos = [[-0.1, 0.0], [0.3, 0.0], [-0.8 + 0.0375, 0.9 + 0.035]]
+    np.testing.assert_allclose(nxt.agent_vel, expected_vel, atol=ATOL)
+    np.testing.assert_allclose(nxt.agent_pos, expected_pos, atol=ATOL)
+    np.testing.assert_array_equal(nxt.landmark_pos, w.landmark_pos)
+
+
+def test_moves_and_contact_softness():
+    np.testing.assert_array_equal(discrete_moves(jnp.arange(5)),
+                                  [[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]])
+    assert MOVES[1] == (-1.0, 0.0) and MOVES[4] == (0.0, 1.0)  # left, up
+    # Discs just touching still push: c k log 2 along the line of centres.
+    force = contact_forces(jnp.array([[0.0, 0.0], [0.0, 0.3]]), jnp.array([0.15, 0.15]))
+    push = 100 * 1e-3 * math.log(2)
+    np.testing.assert_allclose(force, [[0.0, -push], [0.0, push]], rtol=1e-4)
+    # Far apart: no force; coincident discs: zero rather than NaN.
+    far = contact_forces(jnp.array([[0.0, 0.0], [0.5, 0.0]]), jnp.array([0.15, 0.15]))
+    np.testing.assert_array_equal(far, 0.0)
+    same = contact_forces(jnp.zeros((2, 2)), jnp.array([0.15, 0.15]))
+    np.testing.assert_array_equal(same, 0.0)
+
+
+def test_continuous_moves_clipped():
+    env = SimpleSpread(continuous=True)
+    assert env.spec.action_space == Box((2,), -1.0, 1.0)
+    w = world([[-0.9, -0.9], [0.0, 0.0], [0.9, 0.9]], np.zeros((3, 2)), np.zeros((3, 2)))
+    nxt = env.step(state_of(w), jnp.array([[0.5, 2.0], [0.0, 0.0], [-1.0, 0.0]])).inner
+    np.testing.assert_allclose(nxt.agent_vel, [[0.25, 0.5], [0.0, 0.0], [-0.5, 0.0]],
+                               atol=ATOL)
+
+
+# ------------------------------------------------------------------------ obs, reward
+
+
+def test_observation_layout():
+    obs = spread_observation(world(**HAND_WORLD))
+    assert obs.shape == (3, 18)
+    np.testing.assert_allclose(obs[1], [
+        0.3, -0.4,                              # own velocity
+        0.2, 0.0,                               # own position
+        -0.2, 0.3, 0.8, 0.0, -1.2, -1.0,        # landmarks - own position
+        -0.2, 0.0, 0.8, 1.0,                    # agents 0 and 2 - own position
+        0.0, 0.0, 0.0, 0.0,                     # their (silent) communication
+    ], atol=ATOL)
+    np.testing.assert_allclose(obs[2, 10:14], [-1.0, -1.0, -0.8, -1.0], atol=ATOL)
+    np.testing.assert_allclose(obs[0, 10:14], [0.2, 0.0, 1.0, 1.0], atol=ATOL)
+
+
+def test_reward_by_hand():
+    w = world(**HAND_WORLD)
+    # Closest agent per landmark: 0.3 (agent 0), 0.8 (agent 1), sqrt 2 (agent 0).
+    coverage = 0.3 + 0.8 + math.sqrt(2)
+    # Original MPE: r_i = -D - collisions counting i itself: agents 0 and 1 hit each other.
+    shared = 3 * -coverage - (2 + 2 + 1)
+    np.testing.assert_allclose(spread_reward(w), [shared] * 3, rtol=1e-6)
+    # PettingZoo's local_ratio: -(1 - a) D - a (collisions with others).
+    np.testing.assert_allclose(spread_reward(w, local_ratio=0.5),
+                               [-0.5 * coverage - 0.5, -0.5 * coverage - 0.5,
+                                -0.5 * coverage], rtol=1e-6)
+    # The env's step reward is the reward of the world after the step.
+    env = SimpleSpread(local_ratio=0.25)
+    nxt = env.step(state_of(w), jnp.array([1, 2, 3]))
+    np.testing.assert_allclose(nxt.reward, spread_reward(nxt.inner, local_ratio=0.25))
+
+
+# ------------------------------------------------------------------------ wrappers
+
+
+def test_time_limit_and_auto_reset_keep_final_obs():
+    env = envs.make("mpe/simple_spread")
+    assert env.spec.max_episode_steps == 25 and is_multiagent(env)
+    assert all(s.max_episode_steps == 25 for s in env.spec.agent_specs)
+    auto = AutoReset(env)
+    key = jax.random.key(3)
+    plain = env.reset(jax.random.split(key)[1])  # the reset AutoReset does with `key`
+    state = auto.reset(key)
+    np.testing.assert_array_equal(state.obs, plain.obs)
+    actions = jax.random.randint(jax.random.key(4), (25, 3), 0, 5)
+
+    def step_both(carry, action):
+        plain, state = carry
+        plain, state = env.step(plain, action), auto.step(state, action)
+        return (plain, state), (plain.truncated, plain.terminated, state.truncated)
+
+    (plain, state), (plain_trunc, plain_term, auto_trunc) = jax.lax.scan(
+        step_both, (plain, state), actions)
+    assert plain_trunc.tolist() == [False] * 24 + [True] and not plain_term.any()
+    np.testing.assert_array_equal(auto_trunc, plain_trunc)
+    assert bool(state.truncated) and not bool(state.terminated)
+    # The true final observation (to rounding: the two envs compile to different fusions).
+    np.testing.assert_allclose(state.info["final_obs"], plain.obs, atol=ATOL)
+    assert int(state.info["steps"]) == 0  # a new episode has begun
+    assert not np.allclose(state.obs, plain.obs)
+    np.testing.assert_allclose(state.reward, plain.reward, atol=ATOL)
+    assert envs.make("mpe/simple_spread", max_episode_steps=7).spec.max_episode_steps == 7
+
+
+class CountingPair(MultiAgentEnv):
+    """Two heterogeneous agents (observation sizes 3 and 1) counting steps; the episode
+    terminates for real after `end` steps."""
+
+    def __init__(self, end: int):
+        self.end = end
+        self.spec = MultiAgentSpec("counting_pair", (EnvSpec("_", 3, Discrete(2), 1),
+                                                     EnvSpec("_", 1, Discrete(4), 1)), 10)
+
+    def _obs(self, t):
+        t = t.astype(jnp.float32)
+        return pad_observations([jnp.stack([t, 1.0 + 0 * t, 2.0 + 0 * t]), t[None]], 3)
+
+    def reset(self, key):
+        t = jnp.zeros((), jnp.int32)
+        return base_state(t, self._obs(t), reward=jnp.zeros(2))
+
+    def step(self, state, action):
+        t = state.inner + 1
+        return state._replace(inner=t, obs=self._obs(t), reward=action.astype(jnp.float32),
+                              terminated=t >= self.end)
+
+
+def test_heterogeneous_agents_through_the_wrappers():
+    spec = CountingPair(3).spec
+    assert spec.num_agents == 2 and spec.observation_size == 3
+    assert spec.observation_sizes == (3, 1) and not spec.homogeneous_agents
+    np.testing.assert_array_equal(spec.observation_mask(), [[1, 1, 1], [1, 0, 0]])
+    assert spec.discrete and all(s.max_episode_steps == 10 for s in spec.agent_specs)
+    with pytest.raises(ValueError, match="action_space"):
+        _ = spec.action_space
+    for end, limit in ((3, 5), (9, 2)):  # terminated first, then truncated first
+        env = envs.vectorize(TimeLimit(CountingPair(end), limit), 4)
+        assert env.spec.max_episode_steps == limit
+        assert all(s.max_episode_steps == limit for s in env.spec.agent_specs)
+        state = env.reset(jax.random.key(0))
+        for _ in range(min(end, limit)):
+            state = env.step(state, jnp.ones((4, 2), jnp.int32))
+        assert state.obs.shape == (4, 2, 3) and state.reward.shape == (4, 2)
+        assert state.terminated.tolist() == [end <= limit] * 4
+        assert state.truncated.tolist() == [limit < end] * 4
+        t = min(end, limit)
+        np.testing.assert_array_equal(state.info["final_obs"][0], [[t, 1, 2], [t, 0, 0]])
+        np.testing.assert_array_equal(state.obs[0], [[0, 1, 2], [0, 0, 0]])
+
+
+def test_spec_checks():
+    with pytest.raises(ValueError, match="agent_specs"):
+        MultiAgentSpec("x", (EnvSpec("x", 2, Box((2,)), 5), EnvSpec("x", 2, Box((3,)), 5)), 5)
+    with pytest.raises(ValueError, match="agent_specs"):
+        MultiAgentSpec("x", (), 5)
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        MultiAgentSpec.homogeneous("x", 2, 4, Discrete(5), 0)
+    with pytest.raises(ValueError, match="num_agents"):
+        MultiAgentSpec.homogeneous("x", 0, 4, Discrete(5), 5)
+    spec = MultiAgentSpec.homogeneous("x", 3, 4, Box((2,)), 5)
+    assert spec.homogeneous_agents and spec.action_size == 2 and not spec.discrete
+    assert dataclasses.replace(spec, max_episode_steps=9).agent_specs[2].max_episode_steps == 9
+    with pytest.raises(ValueError, match=r"observations\[1\]"):
+        pad_observations([jnp.zeros(2), jnp.zeros(5)], 4)
+    with pytest.raises(ValueError, match="'mpe/nope'"):
+        envs.make("mpe/nope")
+    with pytest.raises(ValueError, match="local_ratio"):
+        SimpleSpread(local_ratio=1.5)
+    with pytest.raises(ValueError, match="num_agents"):
+        SimpleSpread(1)
+    env = envs.make("mpe/simple_spread")
+    with pytest.raises(ValueError, match="action"):
+        env.step(env.reset(jax.random.key(0)), jnp.zeros((2,), jnp.int32))
+
+
+# ------------------------------------------------------------------------ vmap, jit
+
+
+def test_vmapped_reset_and_step():
+    env = envs.make("mpe/simple_spread")
+    vec = envs.vectorize(env, 16)
+    state = vec.reset(jax.random.key(1))
+    assert state.obs.shape == (16, 3, 18) and state.reward.shape == (16, 3)
+    assert state.terminated.shape == (16,) and state.info["final_obs"].shape == (16, 3, 18)
+    assert len(np.unique(np.asarray(state.inner.agent_pos[:, 0, 0]))) == 16
+    assert np.all(np.abs(np.asarray(state.inner.landmark_pos)) <= 1.0)
+    np.testing.assert_array_equal(state.inner.agent_vel, 0.0)
+    actions = jax.random.randint(jax.random.key(2), (16, 3), 0, 5)
+    nxt = vec.step(state, actions)
+    one = jax.tree.map(lambda x: x[5], state)
+    np.testing.assert_allclose(env.step(one, actions[5]).obs, nxt.obs[5], atol=ATOL)
+    assert not nxt.truncated.any() and not nxt.terminated.any()
+    np.testing.assert_array_equal(nxt.reward, nxt.reward[:, :1].repeat(3, axis=1))
+
+
+def test_jitted_episode_compiles_once_and_is_deterministic():
+    vec = envs.vectorize(envs.make("mpe/simple_spread"), 16)
+
+    @jax.jit
+    @eqx.debug.assert_max_traces(max_traces=1)
+    def episode(key):
+        reset_key, act_key = jax.random.split(key)
+
+        def step(state, k):
+            state = vec.step(state, jax.random.randint(k, (16, 3), 0, 5))
+            return state, (state.reward, state.truncated, state.info["final_obs"])
+
+        return jax.lax.scan(step, vec.reset(reset_key), jax.random.split(act_key, 25))
+
+    final, (rewards, truncated, final_obs) = episode(jax.random.key(7))
+    again, (rewards_again, _, final_obs_again) = episode(jax.random.key(7))
+    _, (other_rewards, _, _) = episode(jax.random.key(8))
+    assert rewards.shape == (25, 16, 3)
+    assert truncated[-1].all() and not truncated[:-1].any()
+    assert np.isfinite(np.asarray(rewards)).all()
+    np.testing.assert_array_equal(rewards, rewards_again)
+    np.testing.assert_array_equal(final_obs, final_obs_again)
+    np.testing.assert_array_equal(final.obs, again.obs)
+    np.testing.assert_array_equal(jax.random.key_data(final.info["rng"]),
+                                  jax.random.key_data(again.info["rng"]))
+    assert not np.array_equal(rewards, other_rewards)
