@@ -337,3 +337,68 @@ def test_relabel_and_policy_samples_alone():
             for o in drawn.obs]
     np.testing.assert_array_equal(drawn_log_probs, rows)
     assert policy_samples(tr, None, jax.random.key(0), 4)[1] is None
+
+
+class EnsembleWithExtras(eqx.Module):
+    """A method's own discriminator network: three MLPs on `(s, a, extras)`, averaged."""
+
+    members: tuple
+
+    def __init__(self, sizes, key):
+        width = sizes.obs_features + sizes.action_features + 1
+        self.members = tuple(jaxil.networks.MLP(width, 1, (8,), k)
+                             for k in jax.random.split(key, 3))
+
+    def reward(self, x):
+        z = jnp.concatenate([x.obs, x.action, x.extras])
+        return jnp.mean(jnp.stack([m(z)[0] for m in self.members]))
+
+
+def pole_angle_squared(tr):
+    """`[..., 1]` extras: the squared pole angle of each transition's state."""
+    return tr.obs[..., 2:3] ** 2
+
+
+def test_a_method_brings_its_own_network_and_extra_inputs(cartpole_demos):
+    from adversarial_setup import TINY_ADV, TINY_PPO, check_traced_once
+
+    from jaxil.adversarial import adversarial
+    from jaxil.adversarial.steps import batch_logits, discriminator_optimizer, train_discriminator
+    from jaxil.algorithms.gail import GAILConfig, gail_method
+    from jaxil.networks.normalizer import normalize
+
+    env = jaxil.envs.make("cartpole")
+    method = gail_method(GAILConfig(reward="logit"))._replace(
+        network=EnsembleWithExtras, extras=pole_angle_squared)
+    algo = adversarial(env, method, TINY_ADV, TINY_PPO)
+    state = algo.init(jax.random.key(0), cartpole_demos)
+    disc = state.discriminator
+    assert isinstance(disc.net, EnsembleWithExtras)
+    batches = [jaxil.sample_batch(cartpole_demos, jax.random.key(i), 16) for i in range(2)]
+    check_traced_once(algo.update, jax.eval_shape(lambda: state), batches)
+
+    # the core's logits are the ensemble's, on the method's extras of the transitions
+    tr = batches[0]
+    x = disc.features(tr)
+    np.testing.assert_allclose(x.extras, pole_angle_squared(tr))
+    logits = batch_logits(method, disc.net, x, jnp.zeros(16), 0.99)
+    z = jnp.concatenate([normalize(disc.normalizer, tr.obs),
+                         jax.nn.one_hot(tr.action, 2), pole_angle_squared(tr)], axis=-1)
+    by_hand = jnp.mean(jnp.stack([jax.vmap(m)(z)[:, 0] for m in disc.net.members]), axis=0)
+    np.testing.assert_allclose(logits, by_hand, rtol=1e-5, atol=1e-6)
+
+    # the core trains every member (two steps on expert against shuffled "policy" samples)
+    opt_state = discriminator_optimizer(TINY_ADV).init(eqx.filter(disc.net, eqx.is_array))
+    trained, _, metrics = train_discriminator(
+        method, TINY_ADV, disc, opt_state, state.learner.policy, tr,
+        jax.tree.map(lambda a: a[::-1], batches[1]), jax.random.key(1), 0.99)
+    assert all(bool(jnp.all(jnp.isfinite(v))) for v in metrics.values())
+    for before, after in zip(disc.net.members, trained.net.members, strict=True):
+        assert not np.allclose(before.layers[0].weight, after.layers[0].weight)
+
+    with pytest.raises(ValueError, match="absorbing_state"):
+        adversarial(env, method, AdversarialConfig(absorbing_state=True), TINY_PPO)
+    no_reward = method._replace(network=lambda sizes, key: jaxil.networks.MLP(4, 1, (), key))
+    with pytest.raises(ValueError, match="no reward"):
+        adversarial(env, no_reward, TINY_ADV, TINY_PPO).init(jax.random.key(0),
+                                                             cartpole_demos)

@@ -17,7 +17,7 @@ the demos' mean state, whose normalised features are the same zeros.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,12 +37,16 @@ class DiscInputs(NamedTuple):
         next_obs: `[..., F]` features of `s'` (the absorbing state after a terminal step
             when the absorbing option is on).
         continuing: `[...]` float32, `1 - terminated` (always 1 with an absorbing state).
+        extras: what else a method's discriminator sees (`AdversarialMethod.extras` of the
+            transitions: a latent code, an agent index, ...), any pytree with the same
+            leading axes, or `None` (the default: nothing).
     """
 
     obs: Array
     action: Array
     next_obs: Array
     continuing: Array
+    extras: Any = None
 
 
 def action_features(action: Array | None, spec: EnvSpec, use_actions: bool,

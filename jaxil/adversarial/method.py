@@ -4,18 +4,18 @@ AIRL, GAIfO and f-GAIL) and `AdversarialConfig` (the discriminator settings they
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 
 from jaxil.adversarial.divergences import DIVERGENCES, FDivergence
 from jaxil.adversarial.inputs import DiscInputs
 from jaxil.adversarial.losses import GP_KINDS
-from jaxil.adversarial.networks import INPUT_KINDS, DiscriminatorNet
+from jaxil.adversarial.networks import INPUT_KINDS, DiscriminatorModule, NetworkFactory
 from jaxil.adversarial.rewards import RewardMapping, absorbing_bootstrap
-from jaxil.types import Array
+from jaxil.types import Array, Transition
 
-LogitsFn = Callable[[DiscriminatorNet, DiscInputs, Array, Array], Array]
+LogitsFn = Callable[[DiscriminatorModule, DiscInputs, Array, Array], Array]
 """`logits(net, x, log_prob, gamma) -> []` for one sample `x` (see `AdversarialMethod`)."""
 
 
@@ -35,6 +35,12 @@ class AdversarialMethod(NamedTuple):
         shaping: build AIRL's state potential `h`.
         uses_log_prob: the logits need `log pi(a | s)` of the current policy.
         config_path: where the shared options live in the method's config, for messages.
+        network: the method's own `NetworkFactory`, `network(sizes, key) ->
+            DiscriminatorModule` (`None`: `DiscriminatorNet` on `inputs`, built from the
+            `AdversarialConfig`'s widths and activation).
+        extras: `extras(transitions[...]) -> pytree[...]`, what else the discriminator sees
+            of a batch of transitions (expert and policy alike; `DiscInputs.extras`), or
+            `None`. Not with the absorbing state (the absorbing sample has no extras).
     """
 
     name: str
@@ -45,6 +51,8 @@ class AdversarialMethod(NamedTuple):
     shaping: bool = False
     uses_log_prob: bool = False
     config_path: str = "config.adversarial"
+    network: NetworkFactory | None = None
+    extras: Callable[[Transition], Any] | None = None
 
 
 class AdversarialConfig(eqx.Module):
@@ -122,6 +130,10 @@ def check_method(method: AdversarialMethod, config: AdversarialConfig) -> None:
     if config.gradient_penalty not in GP_KINDS:
         raise ValueError(f"{method.config_path}.gradient_penalty: expected one of "
                          f"{GP_KINDS}, got {config.gradient_penalty!r}")
+    if method.extras is not None and config.absorbing_state:
+        raise ValueError(f"{method.config_path}.absorbing_state: {method.name}'s "
+                         "discriminator takes extra inputs, which the absorbing state has "
+                         "none of; set absorbing_state=False")
     for name in ("disc_steps", "bc_batch_size"):
         if getattr(config, name) < 1:
             raise ValueError(f"{method.config_path}.{name}: expected >= 1, "

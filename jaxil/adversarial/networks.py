@@ -1,15 +1,19 @@
 """The discriminator / reward network on `(s)`, `(s, a)`, `(s, s')` or `(s, a, s')`.
 
-`DiscriminatorNet` holds `g`, an MLP on the chosen inputs, and optionally `h`, a
-potential on states used for AIRL's shaping term. Its methods act on one sample (vmap for
-batches). What the logit is made of is the method's choice (see `AdversarialMethod`).
-`Discriminator` bundles the net with its fixed input normaliser and the static choices that
-turn transitions into features.
+The network protocol (`DiscriminatorModule`): an equinox module with `reward(x) -> []` for
+one sample `x` of `DiscInputs` (observation, action, next observation and `continuing`
+features, and a method's optional `extras`) and, for methods with AIRL's shaping,
+`potential(obs_features) -> []`. `DiscriminatorNet` is the default one: `g`, an MLP on the
+inputs a method names, and optionally `h`, a state potential. A method brings its own
+network with a `NetworkFactory` (`AdversarialMethod.network`); what the logit is made of is
+the method's choice (see `AdversarialMethod`). `Discriminator` bundles the network with its
+fixed input normaliser and the static choices that turn transitions into features.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import equinox as eqx
 import jax
@@ -21,6 +25,35 @@ from jaxil.networks.normalizer import NormalizerState, init_normalizer
 from jaxil.types import Array, EnvSpec, PRNGKey, Transition
 
 INPUT_KINDS = ("s", "sa", "ss", "sas")
+
+
+class DiscriminatorModule(Protocol):
+    """What the adversarial core asks of a discriminator network (an `eqx.Module`)."""
+
+    def reward(self, x: DiscInputs) -> Array:
+        """The logit-like score `g -> []` of one sample `x` (`DiscInputs` without batch axes)."""
+
+    def potential(self, obs_features: Array) -> Array:
+        """`h(s) -> []` of one observation's features `[F]` (only shaping methods call it)."""
+
+
+class NetworkSizes(NamedTuple):
+    """The feature sizes a discriminator network is built for.
+
+    Attributes:
+        obs_features: length of `DiscInputs.obs` (and `next_obs`): the observation size,
+            `+ 1` with an absorbing state.
+        action_features: length of `DiscInputs.action` (0 when the method ignores actions).
+        absorbing: whether the last observation feature flags the absorbing state.
+    """
+
+    obs_features: int
+    action_features: int
+    absorbing: bool
+
+
+NetworkFactory = Callable[[NetworkSizes, PRNGKey], Any]
+"""`network(sizes, key) -> DiscriminatorModule`: how a method builds its own network."""
 
 
 def _check_kind(kind: str) -> None:
@@ -97,22 +130,27 @@ class Discriminator(eqx.Module):
     demonstrations, or the identity).
 
     Attributes:
-        net: the `DiscriminatorNet`.
+        net: the network (a `DiscriminatorModule`: `DiscriminatorNet` by default).
         normalizer: observation statistics applied to `s` and `s'`.
         spec: the environment's spec (static).
         use_actions: whether `g` sees actions (static).
         absorbing: the absorbing-state option (static).
+        extras: `extras(transitions[...]) -> pytree[...]`, the method's extra inputs
+            (`DiscInputs.extras`), or `None` (static).
     """
 
-    net: DiscriminatorNet
+    net: DiscriminatorModule
     normalizer: NormalizerState
     spec: EnvSpec = eqx.field(static=True)
     use_actions: bool = eqx.field(static=True)
     absorbing: bool = eqx.field(static=True)
+    extras: Callable[[Transition], Any] | None = eqx.field(static=True, default=None)
 
     def features(self, tr: Transition) -> DiscInputs:
-        """`DiscInputs` of a batch of transitions (see `make_inputs`)."""
-        return make_inputs(tr, self.spec, self.normalizer, self.use_actions, self.absorbing)
+        """`DiscInputs` of a batch of transitions (see `make_inputs`), with
+        `extras(tr)` when the method defines them."""
+        x = make_inputs(tr, self.spec, self.normalizer, self.use_actions, self.absorbing)
+        return x if self.extras is None else x._replace(extras=self.extras(tr))
 
     def absorbing_features(self) -> DiscInputs:
         """The absorbing state's self-transition (one sample, zero action features)."""
@@ -124,23 +162,35 @@ class Discriminator(eqx.Module):
 def make_discriminator(spec: EnvSpec, inputs: str, key: PRNGKey,
                        hidden_sizes: Sequence[int] = (64, 64), activation: str = "tanh",
                        shaping: bool = False, normalizer: NormalizerState | None = None,
-                       absorbing: bool = False) -> Discriminator:
+                       absorbing: bool = False, network: NetworkFactory | None = None,
+                       extras: Callable[[Transition], Any] | None = None) -> Discriminator:
     """A freshly initialised `Discriminator` for `spec`.
 
     Args:
         spec: the environment's spec.
-        inputs: one of `INPUT_KINDS`.
+        inputs: one of `INPUT_KINDS` (whether actions are featurised; what the default
+            network's `g` sees).
         key: PRNG key.
-        hidden_sizes: hidden widths.
-        activation: hidden activation.
-        shaping: build AIRL's potential `h`.
+        hidden_sizes: hidden widths (default network).
+        activation: hidden activation (default network).
+        shaping: build AIRL's potential `h` (default network).
         normalizer: observation statistics (`None`: identity).
         absorbing: the absorbing-state option (one extra observation feature).
+        network: a method's own `NetworkFactory` (`None`: `DiscriminatorNet`).
+        extras: the method's extra inputs of a transition batch (`None`: none).
     """
+    _check_kind(inputs)
     use_actions = "a" in inputs
-    obs_feats = spec.observation_size + (1 if absorbing else 0)
-    act_feats = spec.action_size if use_actions else 0
-    net = DiscriminatorNet(inputs, obs_feats, act_feats, key, hidden_sizes, activation, shaping,
-                           absorbing)
+    sizes = NetworkSizes(spec.observation_size + (1 if absorbing else 0),
+                         spec.action_size if use_actions else 0, absorbing)
+    if network is None:
+        net = DiscriminatorNet(inputs, sizes.obs_features, sizes.action_features, key,
+                               hidden_sizes, activation, shaping, absorbing)
+    else:
+        net = network(sizes, key)
+        for name in ("reward",) + (("potential",) if shaping else ()):
+            if not callable(getattr(net, name, None)):
+                raise ValueError(f"network: the method's network {type(net).__name__} has "
+                                 f"no {name}() (see DiscriminatorModule)")
     norm = init_normalizer(spec.observation_size) if normalizer is None else normalizer
-    return Discriminator(net, norm, spec, use_actions, absorbing)
+    return Discriminator(net, norm, spec, use_actions, absorbing, extras)

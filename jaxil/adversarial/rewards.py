@@ -107,7 +107,7 @@ class LearnedReward(eqx.Module):
     mapping: RewardMapping | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        if self.shaped and self.discriminator.net.h is None:
+        if self.shaped and getattr(self.discriminator.net, "h", None) is None:
             raise ValueError("shaped: this discriminator has no potential h (only AIRL's "
                              "has one)")
 
