@@ -1,11 +1,15 @@
-"""BC training throughput (samples/s) on cartpole expert demonstrations.
+"""BC training throughput (samples/s) on expert demonstrations.
 
 Measures, in one run: jaxil BC (`jaxil.train` of `jaxil.algorithms.bc`), a bare jitted BC
 loop (64x64 MLP, Adam, `lax.scan`: the ceiling for this model size; jaxil BC is
 measured with the same 64x64 tanh network), and, when a Python
 with the PyTorch `imitation` library is given, imitation's BC on the same demonstrations.
+`--envs cartpole` is the categorical head (cross-entropy); `--envs pendulum` the default
+continuous head, a tanh-squashed Gaussian with a learned state-independent `log_std`
+(negative log-likelihood through the squashing), which the bare loop writes out by hand.
 
-    python benchmarks/bc_throughput.py [--peer-python /path/to/python-with-imitation]
+    python benchmarks/bc_throughput.py [--envs cartpole,pendulum]
+        [--peer-python /path/to/python-with-imitation]
 """
 
 from __future__ import annotations
@@ -28,22 +32,46 @@ from benchmarks.common import emit, run_peer, timed  # noqa: E402  (run as a fil
 PEER_SCRIPT = os.path.join(os.path.dirname(__file__), "peers", "imitation_bc.py")
 
 
-def bare_bc_loop(obs: jax.Array, actions: jax.Array, batch_size: int, num_updates: int):
-    """A minimal BC loop: 64x64 tanh MLP, cross-entropy, Adam, one `lax.scan`."""
-    sizes = [obs.shape[1], 64, 64, 2]
+def _categorical_nll(logits: jax.Array, actions: jax.Array, log_std, bounds) -> jax.Array:
+    del log_std, bounds
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], 1))
+
+
+def _tanh_gaussian_nll(mean: jax.Array, actions: jax.Array, log_std: jax.Array,
+                       bounds: tuple[jax.Array, jax.Array]) -> jax.Array:
+    """`-mean log pi(a | s)` of a tanh-squashed diagonal Gaussian, `a = c + h tanh(u)`,
+    `u ~ N(mean, exp(log_std) + 1e-3)` (jaxil's `GaussianHead` defaults)."""
+    low, high = bounds
+    centre, half = (high + low) / 2, (high - low) / 2
+    y = jnp.clip((actions - centre) / half, -1 + 1e-6, 1 - 1e-6)
+    u = jnp.arctanh(y)
+    std = jnp.exp(log_std) + 1e-3
+    log_n = -0.5 * ((u - mean) / std) ** 2 - jnp.log(std) - 0.5 * jnp.log(2 * jnp.pi)
+    log_det = jnp.log(half) + jnp.log1p(-y ** 2)
+    return -jnp.mean(jnp.sum(log_n - log_det, axis=-1))
+
+
+def bare_bc_loop(obs: jax.Array, actions: jax.Array, batch_size: int, num_updates: int,
+                 out_size: int = 2, bounds: tuple | None = None):
+    """A minimal BC loop: 64x64 tanh MLP, Adam, one `lax.scan`; cross-entropy over
+    `out_size` actions, or with `bounds` (`(low, high)`) a tanh-Gaussian negative
+    log-likelihood with a learned `log_std[out_size]`."""
+    sizes = [obs.shape[1], 64, 64, out_size]
     opt = optax.adam(1e-3)
+    nll = _categorical_nll if bounds is None else _tanh_gaussian_nll
 
     def init(key):
         keys = jax.random.split(key, 3)
-        return [(jax.random.normal(k, (a, b)) / np.sqrt(a), jnp.zeros(b))
-                for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)]
+        layers = [(jax.random.normal(k, (a, b)) / np.sqrt(a), jnp.zeros(b))
+                  for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)]
+        return layers, jnp.zeros(out_size)
 
     def loss(params, o, a):
+        layers, log_std = params
         x = o
-        for w, b in params[:-1]:
+        for w, b in layers[:-1]:
             x = jnp.tanh(x @ w + b)
-        logits = x @ params[-1][0] + params[-1][1]
-        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), a[:, None], 1))
+        return nll(x @ layers[-1][0] + layers[-1][1], a, log_std, bounds)
 
     @jax.jit
     def run(key):
@@ -69,31 +97,45 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=50_000)
     parser.add_argument("--peer-batches", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--envs", default="cartpole",
+                        help="comma-separated: cartpole (categorical), pendulum (Gaussian)")
     args = parser.parse_args()
+    for name in args.envs.split(","):
+        measure(name, args)
 
-    env = jaxil.envs.make("cartpole")
+
+def measure(name: str, args: argparse.Namespace) -> None:
+    env = jaxil.envs.make(name)
     key = jax.random.key(0)
     expert, _ = jaxil.experts.train_ppo(env, key)
     demos = jaxil.data.collect(env, expert, jax.random.key(1), 10)
     data = jaxil.data.as_transitions(demos)
     algo = jaxil.algorithms.bc(env, jaxil.algorithms.BCConfig())  # 64x64 tanh
+    spec = env.spec
+    head = "categorical" if spec.discrete else "tanh_gaussian"
+    bounds = None if spec.discrete else (jnp.asarray(spec.action_space.low, jnp.float32),
+                                         jnp.asarray(spec.action_space.high, jnp.float32))
 
     for batch_size in (32, 256):
         run = jax.jit(lambda k, b=batch_size: jaxil.train(algo, k, demos, args.updates, b)[0])
         _, compile_s = timed(lambda run=run: run(jax.random.key(0)))
         best = min(timed(lambda run=run, i=i: run(jax.random.key(i + 1)))[1]
                    for i in range(args.repeats))
-        bare = bare_bc_loop(data.obs, data.action, batch_size, args.updates)
+        bare = bare_bc_loop(data.obs, data.action, batch_size, args.updates,
+                            spec.action_size, bounds)
         timed(lambda bare=bare: bare(jax.random.key(0)))
         bare_best = min(timed(lambda bare=bare, i=i: bare(jax.random.key(i + 1)))[1]
                         for i in range(args.repeats))
         record = {
-            "benchmark": "bc_throughput", "env": "cartpole", "batch_size": batch_size,
+            "benchmark": "bc_throughput", "env": name, "head": head, "batch_size": batch_size,
             "updates": args.updates, "jaxil_samples_per_s": batch_size * args.updates / best,
             "jaxil_first_call_s": compile_s,
             "bare_loop_samples_per_s": batch_size * args.updates / bare_best,
         }
         record["jaxil_vs_bare"] = record["jaxil_samples_per_s"] / record["bare_loop_samples_per_s"]
+        if not spec.discrete:  # the peer script fits discrete cartpole actions
+            emit(record)
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "demos.npz")
             np.savez(path, obs=np.asarray(data.obs), acts=np.asarray(data.action),
