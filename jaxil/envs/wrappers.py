@@ -118,43 +118,62 @@ def vectorize(env: Env, num_envs: int) -> VmapEnv:
     return VmapEnv(AutoReset(env), num_envs)
 
 
-class LatentCode(Wrapper):
-    """Appends a latent code to the observations: one-hot `c` of `num_codes`, drawn
-    uniformly at every reset (so per episode, across auto-resets) or fixed.
+CODE_DISTRIBUTIONS = ("categorical", "uniform")
 
-    Observations become `[obs_size + num_codes]`, `concat(obs, one_hot(c))`; `info["code"]`
-    holds `c` (`[]` int32). InfoGAIL's policy `pi(a | s, c)` acts in this env; a fixed
-    `code` evaluates the behaviour one code stands for.
+
+class LatentCode(Wrapper):
+    """Appends a latent code to the observations, drawn at every reset (so per episode,
+    across auto-resets) or fixed.
+
+    `distribution="categorical"` (default): `c ~ Uniform{0..K-1}`, observations become
+    `concat(obs, one_hot(c))` and `info["code"]` is `[]` int32. `"uniform"`: a continuous
+    code `c ~ Uniform([-1, 1]^K)`, observations become `concat(obs, c)` and `info["code"]`
+    is `[K]` float32. Either way observations are `[obs_size + K]`. InfoGAIL's policy
+    `pi(a | s, c)` acts in this env; a fixed `code` evaluates the behaviour one code
+    stands for.
 
     Args:
         env: the environment (with its time limit).
-        num_codes: `K >= 2`.
-        code: `None` (drawn per episode) or a fixed code in `[0, K)`.
+        num_codes: `K`: the number of codes (`>= 2`, categorical) or the code's dimension
+            (`>= 1`, uniform).
+        code: `None` (drawn per episode) or a fixed code: an int in `[0, K)`
+            (categorical), a sequence of `K` floats in `[-1, 1]` (uniform).
+        distribution: one of `CODE_DISTRIBUTIONS`.
     """
 
-    def __init__(self, env: Env, num_codes: int, code: int | None = None):
+    def __init__(self, env: Env, num_codes: int, code=None, distribution: str = "categorical"):
         super().__init__(env)
-        if isinstance(num_codes, bool) or not isinstance(num_codes, int) or num_codes < 2:
-            raise ValueError(f"num_codes: expected an int >= 2, got {num_codes!r}")
-        if code is not None and not (isinstance(code, int) and 0 <= code < num_codes):
-            raise ValueError(f"code: expected None or an int in [0, {num_codes}), got "
-                             f"{code!r}")
-        self.num_codes, self.code = num_codes, code
+        if distribution not in CODE_DISTRIBUTIONS:
+            raise ValueError(f"distribution: expected one of {CODE_DISTRIBUTIONS}, got "
+                             f"{distribution!r}")
+        least = 2 if distribution == "categorical" else 1
+        if isinstance(num_codes, bool) or not isinstance(num_codes, int) or num_codes < least:
+            raise ValueError(f"num_codes: expected an int >= {least} for a {distribution} "
+                             f"code, got {num_codes!r}")
+        if code is not None:
+            code = _checked_code(code, num_codes, distribution)
+        self.num_codes, self.code, self.distribution = num_codes, code, distribution
         self.spec = dataclasses.replace(env.spec,
                                         observation_size=env.spec.observation_size + num_codes)
 
     def _with_code(self, state: EnvState, code: Array) -> EnvState:
-        one_hot = jax.nn.one_hot(code, self.num_codes, dtype=state.obs.dtype)
-        return state._replace(obs=jnp.concatenate([state.obs, one_hot]),
+        if self.distribution == "categorical":
+            features = jax.nn.one_hot(code, self.num_codes, dtype=state.obs.dtype)
+        else:
+            features = code.astype(state.obs.dtype)
+        return state._replace(obs=jnp.concatenate([state.obs, features]),
                               info={**state.info, "code": code})
 
     def reset(self, key: PRNGKey) -> EnvState:
         code_key, key = jax.random.split(key)
         state = self.env.reset(key)
-        if self.code is None:
+        if self.code is not None:
+            dtype = jnp.int32 if self.distribution == "categorical" else jnp.float32
+            code = jnp.asarray(self.code, dtype)
+        elif self.distribution == "categorical":
             code = jax.random.randint(code_key, (), 0, self.num_codes, jnp.int32)
         else:
-            code = jnp.asarray(self.code, jnp.int32)
+            code = jax.random.uniform(code_key, (self.num_codes,), jnp.float32, -1.0, 1.0)
         return self._with_code(state, code)
 
     def step(self, state: EnvState, action: Array) -> EnvState:
@@ -163,7 +182,28 @@ class LatentCode(Wrapper):
         return self._with_code(self.env.step(inner, action), code)
 
 
-def strip_code(obs: Array, num_codes: int) -> tuple[Array, Array]:
-    """`(obs[..., :-K], code[...])`: a `LatentCode` observation split into the env's
-    observation and the code (int32)."""
-    return obs[..., :-num_codes], jnp.argmax(obs[..., -num_codes:], axis=-1).astype(jnp.int32)
+def _checked_code(code, num_codes: int, distribution: str):
+    """A fixed code, checked: an int in `[0, K)` or a tuple of `K` floats in `[-1, 1]`."""
+    if distribution == "categorical":
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < num_codes:
+            raise ValueError(f"code: expected None or an int in [0, {num_codes}), got "
+                             f"{code!r}")
+        return code
+    try:
+        values = tuple(float(v) for v in code)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != num_codes or not all(-1.0 <= v <= 1.0 for v in values):
+        raise ValueError(f"code: expected None or {num_codes} floats in [-1, 1] for a "
+                         f"uniform code, got {code!r}")
+    return values
+
+
+def strip_code(obs: Array, num_codes: int, distribution: str = "categorical"
+               ) -> tuple[Array, Array]:
+    """`(obs[..., :-K], code)`: a `LatentCode` observation split into the env's observation
+    and the code: `[...]` int32 (categorical) or `[..., K]` float32 (uniform)."""
+    rest, features = obs[..., :-num_codes], obs[..., -num_codes:]
+    if distribution == "categorical":
+        return rest, jnp.argmax(features, axis=-1).astype(jnp.int32)
+    return rest, features.astype(jnp.float32)
