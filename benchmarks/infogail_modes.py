@@ -9,6 +9,10 @@ share that reach the goal; for GAIL, the sides it uses and its success. A PNG of
 trajectories coloured by code (and GAIL's) goes to `--plot`.
 
     python benchmarks/infogail_modes.py [--seeds 3] [--updates 2500] [--plot PATH]
+        [--uniform-code] [--methods infogail,gail]
+
+`--uniform-code`: InfoGAIL with a one-dimensional continuous code `c ~ U[-1, 1]`
+(`code_distribution="uniform"`), evaluated at `c = -1` and `c = +1` as its two "codes".
 """
 
 from __future__ import annotations
@@ -53,12 +57,21 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=2_500)
     parser.add_argument("--demos", type=int, default=20, help="demonstrated episodes")
     parser.add_argument("--plot", default="runs/infogail_modes.png")
+    parser.add_argument("--uniform-code", action="store_true")
+    parser.add_argument("--methods", default="infogail,gail")
     args = parser.parse_args()
+    if args.uniform_code:
+        config = InfoGAILConfig(num_codes=1, code_distribution="uniform")
+        eval_envs = [LatentCode(jaxil.envs.make("obstacle_nav"), 1, code=(c,),
+                                distribution="uniform") for c in (-1.0, 1.0)]
+    else:
+        config = InfoGAILConfig(num_codes=2)
+        eval_envs = [LatentCode(jaxil.envs.make("obstacle_nav"), 2, code=c) for c in range(2)]
 
     env = jaxil.envs.make("obstacle_nav")
     demos = jaxil.data.as_transitions(nav.multimodal_demos(jax.random.key(0), args.demos, env))
-    methods = {"infogail": infogail(env, InfoGAILConfig(num_codes=2)),
-               "gail": gail(env, GAILConfig(reward="logit"))}
+    methods = {"infogail": infogail(env, config), "gail": gail(env, GAILConfig(reward="logit"))}
+    methods = {name: methods[name] for name in args.methods.split(",")}
     runs = {name: jax.jit(lambda k, d, a=algo: jaxil.train(a, k, d, args.updates, 256))
             for name, algo in methods.items()}
     paths = {}
@@ -70,10 +83,10 @@ def main() -> None:
             seconds = time.perf_counter() - start
             policy = algo.policy(state)
             record = {"benchmark": "infogail_modes", "method": name, "seed": seed,
+                      "code_distribution": config.code_distribution,
                       "updates": args.updates, "seconds": seconds}
             if name == "infogail":
-                codes = [_episodes(LatentCode(env, 2, code=c), policy, jax.random.key(99))
-                         for c in range(2)]
+                codes = [_episodes(e, policy, jax.random.key(99)) for e in eval_envs]
                 summaries = [_summary(ep) for ep in codes]
                 distinct = summaries[0]["majority_side"] != summaries[1]["majority_side"]
                 record.update(codes=summaries, distinct_modes=distinct,
@@ -89,7 +102,8 @@ def main() -> None:
                 if seed == 0:
                     paths["GAIL"] = np.asarray(ep.obs[..., :2])
             emit(record)
-    _plot(env, paths, args.plot)
+    if paths:
+        _plot(env, paths, args.plot)
 
 
 def _plot(env, paths: dict, path: str) -> None:
