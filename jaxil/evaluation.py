@@ -19,7 +19,9 @@ def evaluate(env: Env, policy: Policy, key: PRNGKey, num_episodes: int = 20) -> 
     """Returns of `num_episodes` complete episodes, `[num_episodes]` float32.
 
     Each episode runs until it terminates or hits `env`'s time limit. Compiled once per
-    (env, policy structure, num_episodes).
+    (env, policy structure, num_episodes). For a multi-agent env (with a multi-agent
+    policy, `policy(obs[A, D], key) -> action[A]`) each return is the team return, the
+    mean over agents of each agent's return (`Episodes.returns`).
     """
     if num_episodes < 1:
         raise ValueError(f"num_episodes: expected >= 1, got {num_episodes}")

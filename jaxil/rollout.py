@@ -3,6 +3,10 @@
 - `unroll`: `T` steps of a vectorised, auto-resetting env (training rollouts).
 - `rollout_episodes`: exactly one complete episode in each of `N` parallel envs, padded
   to the time limit (evaluation and demonstration collection).
+
+Both serve multi-agent envs (`jaxil.envs.multiagent`) as they are, with a multi-agent
+policy `policy(obs[A, D], key) -> action[A]`: per-agent fields keep their agent axis `[A]`
+after the batch axes, while `terminated` / `truncated` stay one per environment.
 """
 
 from __future__ import annotations
@@ -69,9 +73,10 @@ class Episodes(NamedTuple):
     """`N` complete episodes padded to the time limit `T`.
 
     Attributes:
-        obs: `[N, T + 1, obs_dim]`; after an episode ends its last observation is repeated.
+        obs: `[N, T + 1, obs_dim]` (`[N, T + 1, A, D]` for a multi-agent env of `A`
+            agents); after an episode ends its last observation is repeated.
         actions: `[N, T, ...]`; zero after the end.
-        rewards: `[N, T]`; zero after the end.
+        rewards: `[N, T]` (`[N, T, A]`, one per agent, multi-agent); zero after the end.
         terminated: `[N, T]` bool, true only at a real terminal step.
         truncated: `[N, T]` bool, true only at a time-limit step.
         lengths: `[N]` int32, number of steps of each episode.
@@ -86,7 +91,18 @@ class Episodes(NamedTuple):
 
     @property
     def returns(self) -> Array:
-        """Undiscounted return of each episode, `[N]`."""
+        """Undiscounted return of each episode, `[N]`.
+
+        Multi-agent (`rewards[N, T, A]`): the team return, the mean over agents of each
+        agent's return (`agent_returns`); with a shared cooperative reward (MPE's
+        simple_spread) every agent's return is the team return.
+        """
+        returns = self.agent_returns
+        return returns if returns.ndim == 1 else jnp.mean(returns, axis=-1)
+
+    @property
+    def agent_returns(self) -> Array:
+        """Undiscounted return of each episode, `[N]`, or of each agent, `[N, A]`."""
         return jnp.sum(self.rewards, axis=1)
 
 
@@ -95,6 +111,8 @@ def rollout_episodes(env: Env, policy: Policy, key: PRNGKey, num_episodes: int) 
 
     `env` must carry a time limit (as `jaxil.envs.make` gives it), and must not auto-reset.
     Once an episode ends its state is frozen, so padding never runs the dynamics further.
+    A multi-agent env takes a multi-agent policy (`policy(obs[A, D], key) -> action[A]`,
+    e.g. `jaxil.rl.mappo`'s); its `Episodes` hold per-agent rewards `[N, T, A]`.
     """
     horizon = env.spec.max_episode_steps
     reset_key, run_key = jax.random.split(key)
@@ -116,7 +134,8 @@ def rollout_episodes(env: Env, policy: Policy, key: PRNGKey, num_episodes: int) 
             frozen.obs,
             jnp.where(jnp.reshape(live, live.shape + (1,) * (action.ndim - 1)), action,
                       jnp.zeros_like(action)),
-            jnp.where(live, nxt.reward, 0.0),
+            jnp.where(jnp.reshape(live, live.shape + (1,) * (nxt.reward.ndim - 1)),
+                      nxt.reward, 0.0),
             live & nxt.terminated,
             live & nxt.truncated,
             live,

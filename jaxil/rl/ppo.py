@@ -179,6 +179,7 @@ class _Minibatch(NamedTuple):
     advantages: Array  # [N]
     targets: Array  # [N]
     values: Array  # [N]
+    value_obs: Array | None = None  # [N, value_dim] the critic's inputs; None: `obs`
 
 
 def policy_arch(spec: EnvSpec, config: PPOConfig) -> PolicyArch:
@@ -234,13 +235,20 @@ def _strongly_typed(tree):
     return jax.tree.map(lambda x: jnp.asarray(x, x.dtype) if eqx.is_array(x) else x, tree)
 
 
-def init_learner(spec: EnvSpec, config: PPOConfig, key: PRNGKey) -> PPOLearner:
-    """A fresh `PPOLearner` for an environment with `spec` (identity normaliser)."""
+def init_learner(spec: EnvSpec, config: PPOConfig, key: PRNGKey,
+                 value_input_size: int | None = None) -> PPOLearner:
+    """A fresh `PPOLearner` for an environment with `spec` (identity normaliser).
+
+    `value_input_size`: the length of the value network's input when it is not the
+    observation (`None`: `spec.observation_size`), for a critic fed by `learn`'s
+    `value_inputs` (e.g. MAPPO's centralised critic).
+    """
     check_config(spec, config)
     policy_key, value_key = jax.random.split(key)
     policy = _strongly_typed(make_actor_policy(policy_arch(spec, config), policy_key))
     value_sizes = config.value_hidden_sizes or config.hidden_sizes
-    value = ValueNetwork(spec.observation_size, value_key, tuple(value_sizes),
+    value_input_size = spec.observation_size if value_input_size is None else value_input_size
+    value = ValueNetwork(value_input_size, value_key, tuple(value_sizes),
                          activation=config.activation)
     opt_state = make_optimizer(config).init((policy.network, value))
     return PPOLearner(policy, value, opt_state)
@@ -313,7 +321,7 @@ def _minibatch_loss(params: tuple[PolicyNetwork, ValueNetwork], mb: _Minibatch,
     network, value = params
     log_probs, entropies = jax.vmap(log_prob_and_entropy, in_axes=(None, 0, 0))(
         network, mb.obs, mb.raw_actions)
-    values = jax.vmap(value)(mb.obs)
+    values = jax.vmap(value)(mb.obs if mb.value_obs is None else mb.value_obs)
     advantages = mb.advantages
     if config.normalize_advantages:
         advantages = normalize_advantages(advantages)
@@ -333,7 +341,8 @@ def _minibatch_loss(params: tuple[PolicyNetwork, ValueNetwork], mb: _Minibatch,
 
 
 def learn(learner: PPOLearner, batch: RolloutBatch, rewards: Array, key: PRNGKey,
-          config: PPOConfig) -> tuple[PPOLearner, Metrics]:
+          config: PPOConfig, value_inputs: Callable[[Array], Array] | None = None
+          ) -> tuple[PPOLearner, Metrics]:
     """GAE on `rewards`, then `num_epochs` passes of PPO over shuffled minibatches.
 
     The observation normaliser is updated with `batch.transitions.obs` *first* (when
@@ -349,7 +358,13 @@ def learn(learner: PPOLearner, batch: RolloutBatch, rewards: Array, key: PRNGKey
             .reward`, or a learned reward for adversarial imitation); scaled by
             `config.reward_scale`.
         key: PRNG key for the minibatch shuffles.
-        config: the `PPOConfig`.
+        config: the `PPOConfig` (`num_minibatches` must divide `T * B`, which is
+            `config.batch_size` for a rollout of `collect`).
+        value_inputs: `None`: the value network sees the (normalised) observation, as the
+            policy does; or `value_inputs(obs[T, B, obs_dim]) -> [T, B, value_dim]`, the
+            value network's inputs from the normalised observations, applied to
+            `obs` and `next_obs` alike (MAPPO's centralised critic gathers the other
+            agents' observations of the same env step this way).
 
     Returns:
         `(learner, metrics)` with `LEARN_METRICS`, `[]` float32 each (means over all
@@ -366,19 +381,25 @@ def learn(learner: PPOLearner, batch: RolloutBatch, rewards: Array, key: PRNGKey
     shape = rewards.shape
     obs = normalize(normalizer, _flat(tr.obs))
     next_obs = normalize(normalizer, _flat(tr.next_obs))
+    value_obs = value_next_obs = None
+    if value_inputs is not None:
+        unflat = lambda x: jnp.reshape(x, shape + x.shape[1:])
+        value_obs = _flat(value_inputs(unflat(obs)))
+        value_next_obs = _flat(value_inputs(unflat(next_obs)))
     value_fn = jax.vmap(learner.value)
-    values = value_fn(obs)
-    next_values = jnp.reshape(value_fn(next_obs), shape)
+    values = value_fn(obs if value_obs is None else value_obs)
+    next_values = jnp.reshape(value_fn(next_obs if value_next_obs is None else value_next_obs),
+                              shape)
     advantages, targets = gae(rewards * config.reward_scale, jnp.reshape(values, shape),
                               next_values, tr.terminated, tr.truncated, config.gamma,
                               config.gae_lambda)
     data = _Minibatch(obs, _flat(batch.raw_actions), _flat(batch.log_probs),
-                      _flat(advantages), _flat(targets), values)
+                      _flat(advantages), _flat(targets), values, value_obs)
 
     optimizer = make_optimizer(config)
     grad_fn = eqx.filter_value_and_grad(_minibatch_loss, has_aux=True)
     num_mb = config.num_minibatches
-    size = config.batch_size
+    size = shape[0] * shape[1]  # T * B
 
     def sgd_step(carry, mb: _Minibatch):
         params, opt_state = carry
