@@ -7,7 +7,9 @@
   `lsgail`, `infogail`.
 - Classical IRL on tabular MDPs (on `jaxil.tabular`): `maxent_irl`, `apprenticeship`, `mwal`.
 - Sample-based IRL: `gcl` (guided cost learning).
-- Reinforcement learning: `ppo` (experts, and the RL inside adversarial methods and GCL).
+- Reinforcement learning: `ppo` (experts, and the RL inside adversarial methods and GCL);
+  `mappo` (multi-agent PPO, `jaxil.rl.mappo`; not in `ALGORITHMS`: it needs no
+  demonstrations, which `jaxil train` requires).
 
 `ALGORITHMS` (from `registry`) names every imitation algorithm with its factory, config
 class and needs (an expert to query, a tabular env); `jaxil train` reads it.
@@ -36,6 +38,7 @@ from jaxil.algorithms.maxent_irl import (
     maxent_irl_step,
 )
 from jaxil.algorithms.mwal import MWALConfig, MWALState, mwal
+from jaxil.rl.mappo import MAPPOConfig, mappo
 from jaxil.rl.ppo import PPOConfig, PPOState, ppo
 
 __all__ = [
@@ -44,10 +47,10 @@ __all__ = [
     "DAggerConfig", "FGAILConfig", "GAILConfig", "GAIfOConfig", "GCLConfig", "GCLState",
     "InfoGAILConfig", "LSGAILConfig", "MWALConfig", "MWALState", "MaxEntIRLConfig",
     "MaxEntIRLState",
-    "PPOConfig", "PPOState",
+    "MAPPOConfig", "PPOConfig", "PPOState",
     "airl", "airl_reward", "airl_rewards", "apprenticeship", "bc", "bc_loss", "beta_at",
     "dagger", "dart", "error_covariance", "fgail", "gaifo", "gail", "gail_rewards", "gcl",
-    "gcl_reward", "infogail", "lsgail", "maxent_irl", "maxent_irl_step", "mwal", "ppo",
+    "gcl_reward", "infogail", "lsgail", "mappo", "maxent_irl", "maxent_irl_step", "mwal", "ppo",
 ]
 
 from jaxil.algorithms import registry  # noqa: E402  (ALGORITHMS: name -> factory, config)

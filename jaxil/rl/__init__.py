@@ -5,6 +5,8 @@
 - `losses`: PPO's pure losses (`clipped_surrogate_loss`, `value_loss`, `entropy_loss`).
 - `ppo`: `PPOConfig`, the reusable pieces (`init_learner`, `collect`, `learn`) and the
   `ppo(env, config) -> Algorithm` factory.
+- `mappo`: multi-agent PPO on PPO's pieces (`MAPPOConfig`, `MultiAgentPolicy`,
+  `mappo(env, config) -> Algorithm`), agents folded into the batch.
 - `episodes`: episode-return tracking inside training rollouts (learning curves).
 """
 
@@ -18,6 +20,7 @@ from jaxil.rl.losses import (
     entropy_loss,
     value_loss,
 )
+from jaxil.rl.mappo import MAPPOConfig, MultiAgentPolicy, mappo
 from jaxil.rl.ppo import (
     EPISODE_METRICS,
     LEARN_METRICS,
@@ -39,10 +42,11 @@ from jaxil.rl.ppo import (
 )
 
 __all__ = [
-    "EPISODE_METRICS", "EpisodeStats", "LEARN_METRICS", "PPOConfig", "PPOLearner", "PPOState",
+    "EPISODE_METRICS", "EpisodeStats", "LEARN_METRICS", "MAPPOConfig", "MultiAgentPolicy",
+    "PPOConfig", "PPOLearner", "PPOState",
     "RolloutBatch", "approx_kl", "check_config", "clip_fraction", "clipped_surrogate_loss",
     "collect", "entropy_loss", "gae", "init_episode_stats", "init_learner", "learn",
-    "learning_rate_schedule", "log_prob_and_entropy", "losses", "make_optimizer",
+    "learning_rate_schedule", "log_prob_and_entropy", "losses", "make_optimizer", "mappo",
     "normalize_advantages", "policy_arch", "ppo", "sample_action", "track_episodes",
     "track_transitions", "value_loss", "zero_metrics",
 ]

@@ -1,0 +1,299 @@
+"""Multi-agent PPO (MAPPO; Yu et al. 2022) as an `Algorithm`, built from `jaxil.rl.ppo`.
+
+The agents of each environment become extra batch entries: a rollout of `B`
+environments of `N` agents for `T` steps is learned from as `[T, B * N]` agent-steps
+(agent index fastest) by PPO's own `learn` (GAE, clipped surrogate, value loss). The
+environment's one `terminated` / `truncated` per env `[T, B]` is broadcast over its agents,
+and each agent learns from its own reward `[T, B, N]` (in a cooperative env such as
+`mpe/simple_spread` every agent gets the same team reward).
+
+- Actor: decentralised, one network whose parameters all (homogeneous) agents share;
+  agent `i` sees its own observation with a one-hot agent id appended,
+  `[obs_i (D), onehot(i) (N)]` (`MAPPOConfig.agent_ids`, default on), so one network can
+  still act differently per agent. The observation normaliser runs over these inputs.
+- Critic: decentralised by default (each agent's value sees the same input as its actor);
+  with `MAPPOConfig.centralized_critic`, each agent's value sees every agent's
+  (normalised) observation of the same env step, concatenated in agent order, then its own
+  one-hot id: `[obs_0 .. obs_{N-1} (N D), onehot(i) (N)]` (`critic_input_size`).
+
+One network per agent (no parameter sharing) is not offered: the one-hot id already lets
+the shared network specialise, and separate networks would need a vmapped learner and
+optimiser per agent rather than PPO's `learn` as it is.
+
+Agents with different observation sizes work (observations are zero-padded, the id tells
+whose they are); their action spaces must be equal (one shared policy head).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from jaxil.core import Algorithm
+from jaxil.envs.base import Env, EnvState
+from jaxil.envs.multiagent import MultiAgentSpec, is_multiagent
+from jaxil.envs.wrappers import vectorize
+from jaxil.rl.episodes import init_episode_stats, track_episodes
+from jaxil.rl.ppo import (
+    PPOConfig,
+    PPOLearner,
+    PPOState,
+    RolloutBatch,
+    check_config,
+    init_learner,
+    learn,
+    sample_action,
+    zero_metrics,
+)
+from jaxil.rollout import unroll_with
+from jaxil.types import Array, EnvSpec, PRNGKey, Transition
+
+
+class MAPPOConfig(eqx.Module):
+    """MAPPO settings.
+
+    Attributes:
+        ppo: the `PPOConfig` of the shared learner. `num_envs` counts environments `B`
+            (each update learns from `B * N * rollout_length` agent-steps);
+            `num_minibatches` splits those agent-steps; `deterministic_policy` sets how
+            `Algorithm.policy` acts.
+        agent_ids: (static) append a one-hot agent id `[N]` to each agent's observation,
+            for the actor and the critic.
+        centralized_critic: (static) each agent's value sees every agent's observation
+            (see the module docstring); `False`: only its own, as the actor.
+    """
+
+    ppo: PPOConfig = eqx.field(default_factory=PPOConfig)
+    agent_ids: bool = eqx.field(static=True, default=True)
+    centralized_critic: bool = eqx.field(static=True, default=False)
+
+    @property
+    def batch_size(self) -> int:
+        """Environment steps per update, `num_envs * rollout_length` (each one step of
+        all `N` agents)."""
+        return self.ppo.batch_size
+
+
+class MultiAgentPolicy(eqx.Module):
+    """A multi-agent `Policy`: `policy(obs[N, D], key) -> action[N]` (`[N, act_dim]` for
+    continuous actions), each agent acting with `policy` on its own row, with its one-hot
+    id appended when `agent_ids`.
+
+    Attributes:
+        policy: a single-agent policy (`ActorPolicy` for MAPPO, or e.g. a `RandomPolicy`
+            with `agent_ids=False` for a random baseline) of `[D (+ N)]` observations.
+        num_agents: `N`.
+        agent_ids: append `onehot(i)` to agent `i`'s observation.
+    """
+
+    policy: Any
+    num_agents: int = eqx.field(static=True)
+    agent_ids: bool = eqx.field(static=True, default=True)
+
+    def inputs(self, obs: Array) -> Array:
+        """`obs[..., N, D] -> [..., N, D (+ N)]`, each agent's input row."""
+        return agent_inputs(obs, self.agent_ids)
+
+    def __call__(self, obs: Array, key: PRNGKey) -> Array:
+        if obs.ndim != 2 or obs.shape[0] != self.num_agents:
+            raise ValueError(f"obs: expected [num_agents={self.num_agents}, obs_dim], got "
+                             f"shape {obs.shape}")
+        keys = jax.random.split(key, self.num_agents)
+        return jax.vmap(self.policy)(self.inputs(obs), keys)
+
+    def with_deterministic(self, deterministic: bool = True) -> MultiAgentPolicy:
+        """The same agents acting with their distribution's mode (`True`) or sampling."""
+        if not hasattr(self.policy, "with_deterministic"):
+            return self
+        return MultiAgentPolicy(self.policy.with_deterministic(deterministic),
+                                self.num_agents, self.agent_ids)
+
+
+def agent_inputs(obs: Array, agent_ids: bool = True) -> Array:
+    """Per-agent inputs: `obs[..., N, D] -> [..., N, D + N]` with agent `i`'s one-hot id
+    appended to row `i` (`agent_ids`), or `obs` itself."""
+    if not agent_ids:
+        return obs
+    n = obs.shape[-2]
+    ids = jnp.broadcast_to(jnp.eye(n, dtype=obs.dtype), obs.shape[:-2] + (n, n))
+    return jnp.concatenate([obs, ids], axis=-1)
+
+
+def agent_spec(spec: MultiAgentSpec, config: MAPPOConfig) -> EnvSpec:
+    """The single-agent `EnvSpec` of one agent's actor input, `[D (+ N)]`."""
+    try:
+        space = spec.action_space
+    except ValueError as err:
+        raise ValueError(f"env: MAPPO shares one policy head across agents, so every agent "
+                         f"needs the same action space: {err}") from None
+    size = spec.observation_size + (spec.num_agents if config.agent_ids else 0)
+    return EnvSpec(spec.name, size, space, spec.max_episode_steps)
+
+
+def critic_input_size(spec: MultiAgentSpec, config: MAPPOConfig) -> int:
+    """Length of the value network's input: `D (+ N)` decentralised, `N D (+ N)`
+    centralised (`+ N`: with `agent_ids`)."""
+    ids = spec.num_agents if config.agent_ids else 0
+    if config.centralized_critic:
+        return spec.num_agents * spec.observation_size + ids
+    return spec.observation_size + ids
+
+
+def centralized_inputs(obs: Array, num_agents: int, observation_size: int,
+                       agent_ids: bool = True) -> Array:
+    """The centralised critic's inputs from the agents' (normalised) actor inputs.
+
+    Args:
+        obs: `[T, B * N, D (+ N)]` agent-steps, agent index fastest (as `learn` sees them).
+        num_agents: `N`.
+        observation_size: `D`, the per-agent observation part of each row.
+        agent_ids: the rows end with the one-hot ids (kept, one per agent, at the end).
+
+    Returns:
+        `[T, B * N, N D (+ N)]`: row `(t, b, i)` holds the observations of all agents of
+        env `b` at step `t`, in agent order, then agent `i`'s id.
+    """
+    t, bn, width = obs.shape
+    per_env = jnp.reshape(obs, (t, bn // num_agents, num_agents, width))
+    joint = jnp.reshape(per_env[..., :observation_size],
+                        (t, bn // num_agents, 1, num_agents * observation_size))
+    joint = jnp.broadcast_to(joint, per_env.shape[:-1] + joint.shape[-1:])
+    parts = [joint, per_env[..., observation_size:]] if agent_ids else [joint]
+    return jnp.reshape(jnp.concatenate(parts, axis=-1), (t, bn, -1))
+
+
+def check_mappo_config(env: Env, config: MAPPOConfig) -> EnvSpec:
+    """Host-side checks of `env` and `config`; returns the agents' `agent_spec`.
+
+    Raises:
+        ValueError: `env` is not multi-agent, its agents' action spaces differ, or
+            `config.ppo` does not fit (naming the field).
+    """
+    if not is_multiagent(env):
+        raise ValueError(f"env: MAPPO expects a multi-agent environment (a MultiAgentSpec "
+                         f"spec, e.g. mpe/simple_spread), got {env.spec.name!r} with a "
+                         f"{type(env.spec).__name__}; use jaxil.rl.ppo for one agent")
+    if not isinstance(config, MAPPOConfig):
+        raise ValueError(f"config: expected a MAPPOConfig, got {type(config).__name__}")
+    spec = agent_spec(env.spec, config)
+    check_config(spec, config.ppo)
+    return spec
+
+
+def collect(env: Env, env_state: EnvState, learner: PPOLearner, key: PRNGKey,
+            config: MAPPOConfig) -> tuple[EnvState, RolloutBatch]:
+    """Rolls the shared policy out for `config.ppo.rollout_length` steps, every agent
+    sampling from its own input row.
+
+    Args:
+        env: the vectorised multi-agent env (`jaxil.envs.vectorize(env, num_envs)`).
+        env_state: its state, `[B]` leading axis (`obs[B, N, D]`).
+        learner: the shared `PPOLearner` (actor inputs `[D (+ N)]`).
+        key: PRNG key.
+        config: the `MAPPOConfig`.
+
+    Returns:
+        `(env_state, batch)`: a `RolloutBatch` with the env's transitions
+        (`obs[T, B, N, D]`, `action[T, B, N, ...]`, `reward[T, B, N]`,
+        `terminated[T, B]`), `raw_actions[T, B, N, ...]` and `log_probs[T, B, N]`.
+    """
+    per_agent = jax.vmap(sample_action, in_axes=(None, 0, 0))
+    per_env = jax.vmap(per_agent, in_axes=(None, 0, 0))
+
+    def act(obs: Array, k: PRNGKey) -> tuple[Array, tuple[Array, Array]]:
+        b, n = obs.shape[:2]
+        keys = jnp.reshape(jax.random.split(k, b * n), (b, n))
+        action, raw, log_prob = per_env(learner.policy, agent_inputs(obs, config.agent_ids),
+                                        keys)
+        return action, (raw, log_prob)
+
+    env_state, transitions, (raw, log_probs) = unroll_with(env, env_state, act, key,
+                                                           config.ppo.rollout_length)
+    return env_state, RolloutBatch(transitions, raw, log_probs)
+
+
+def agent_batch(batch: RolloutBatch, agent_ids: bool = True) -> RolloutBatch:
+    """A multi-agent rollout `[T, B, N]` as `[T, B * N]` agent-steps for `ppo.learn`.
+
+    Observations become the actors' inputs `[T, B * N, D (+ N)]`; actions, rewards and
+    log-probabilities fold the agent axis into the batch axis (agent index fastest);
+    `terminated` / `truncated` `[T, B]` are repeated for each agent.
+    """
+    tr = batch.transitions
+    t, b, n = tr.reward.shape
+
+    def fold(x: Array) -> Array:
+        return jnp.reshape(x, (t, b * n) + x.shape[3:])
+
+    def per_agent(flag: Array) -> Array:
+        return jnp.reshape(jnp.broadcast_to(flag[..., None], (t, b, n)), (t, b * n))
+
+    transitions = Transition(fold(agent_inputs(tr.obs, agent_ids)), fold(tr.action),
+                             fold(tr.reward), fold(agent_inputs(tr.next_obs, agent_ids)),
+                             per_agent(tr.terminated), per_agent(tr.truncated))
+    return RolloutBatch(transitions, fold(batch.raw_actions), fold(batch.log_probs))
+
+
+def mappo(env: Env, config: MAPPOConfig | None = None) -> Algorithm:
+    """MAPPO on a multi-agent `env` as an `Algorithm` (design: the module docstring).
+
+    `init(key, demos=None)` builds the shared learner and resets `config.ppo.num_envs`
+    copies of `env`; `update(state, batch)` ignores `batch` (pass `None`), collects one
+    rollout and runs PPO's `learn` on its `[T, B * N]` agent-steps; `policy(state)` is a
+    `MultiAgentPolicy`, `policy(obs[N, D], key) -> action[N]`.
+
+    The state is a `jaxil.rl.PPOState` (its `episodes` track the team return). Metrics:
+    `jaxil.rl.LEARN_METRICS` over agent-steps (`mean_reward`: per agent and step) and
+    `jaxil.rl.EPISODE_METRICS`, where `episode_return` is the team return of the episodes
+    that ended in the rollout: the mean over agents of each agent's return, which for a
+    shared cooperative reward (`mpe/simple_spread`) is the return of that shared reward,
+    the same number `jaxil.evaluate` reports.
+
+    Args:
+        env: a multi-agent environment with a time limit (e.g.
+            `jaxil.envs.make("mpe/simple_spread")`).
+        config: the `MAPPOConfig` (`None`: the defaults).
+
+    Raises:
+        ValueError: a single-agent `env`, agents with different action spaces, or a config
+            that does not fit (naming the field).
+    """
+    config = MAPPOConfig() if config is None else config
+    spec = check_mappo_config(env, config)
+    num_agents, obs_size = env.spec.num_agents, env.spec.observation_size
+    venv = vectorize(env, config.ppo.num_envs)
+    value_inputs = None
+    if config.centralized_critic:
+        def value_inputs(obs: Array) -> Array:
+            return centralized_inputs(obs, num_agents, obs_size, config.agent_ids)
+
+    def init(key: PRNGKey, demos: Transition | None = None) -> PPOState:
+        del demos  # MAPPO learns from its rewards only
+        learner_key, env_key, key = jax.random.split(key, 3)
+        learner = init_learner(spec, config.ppo, learner_key,
+                               critic_input_size(env.spec, config))
+        return PPOState(learner, venv.reset(env_key), init_episode_stats(config.ppo.num_envs),
+                        key, jnp.zeros((), jnp.int32), zero_metrics())
+
+    def update(state: PPOState, batch: Transition | None = None) -> PPOState:
+        del batch
+        key, collect_key, learn_key = jax.random.split(state.key, 3)
+        env_state, rollout = collect(venv, state.env_state, state.learner, collect_key,
+                                     config)
+        tr = rollout.transitions
+        episodes, episode_metrics = track_episodes(
+            state.episodes, jnp.mean(tr.reward, axis=-1), tr.terminated | tr.truncated)
+        flat = agent_batch(rollout, config.agent_ids)
+        learner, metrics = learn(state.learner, flat, flat.transitions.reward, learn_key,
+                                 config.ppo, value_inputs)
+        return PPOState(learner, env_state, episodes, key, state.step + 1,
+                        {**metrics, **episode_metrics})
+
+    def policy(state: PPOState) -> MultiAgentPolicy:
+        actor = state.learner.policy.with_deterministic(config.ppo.deterministic_policy)
+        return MultiAgentPolicy(actor, num_agents, config.agent_ids)
+
+    return Algorithm(init, update, policy, env.spec)
