@@ -684,6 +684,9 @@ def expert(
     if demos:
         check_output("--demos", demos, "demos", {"--out": out}, force)
     environment = _make_env(env, backend)
+    if jaxil.envs.is_multiagent(environment):  # before training: it could not be saved
+        fail(f"expert on {env}: a multi-agent (MAPPO) expert cannot be saved as a policy "
+             "file yet; train it from Python with jaxil.experts.train_ppo(env, key)")
     minimum = jaxil.experts.default_config(environment.spec.name).batch_size
     if timesteps is not None and timesteps < minimum:
         fail(f"--timesteps {timesteps}: expected at least {minimum} for {env} (one PPO "

@@ -198,3 +198,13 @@ def test_learns_simple_spread():
 
     trained, random = jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(0), 8))
     assert float(jnp.min(trained)) > LEARN_THRESHOLD, (trained, random)
+
+
+def test_cli_expert_refuses_a_multiagent_env_before_training(tmp_path, capsys):
+    from jaxil.cli import app, run_reporting_errors
+
+    out = tmp_path / "spread.eqx"
+    code = run_reporting_errors(lambda: app(["expert", SPREAD, "--out", str(out)],
+                                            standalone_mode=False))
+    assert code == 2 and not out.exists()
+    assert "multi-agent (MAPPO) expert cannot be saved" in capsys.readouterr().err
