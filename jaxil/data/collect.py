@@ -8,6 +8,7 @@ import numpy as np
 
 from jaxil.data.demos import Demos, make_demos
 from jaxil.envs.base import Env
+from jaxil.envs.multiagent import MultiAgentSpec
 from jaxil.envs.wrappers import AutoReset, VmapEnv, Wrapper
 from jaxil.rollout import rollout_episodes
 from jaxil.types import Box, Policy, PRNGKey
@@ -49,6 +50,12 @@ def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int, *,
     and rewards are kept. Continuous actions are recorded clipped to the action bounds, as
     the built-in and Brax envs execute them (a plain Gaussian policy samples beyond them).
 
+    A multi-agent env (`jaxil.envs.make("mpe/simple_spread")`) takes a multi-agent policy
+    (`policy(obs[A, D], key) -> action[A]`, e.g. `jaxil.rl.MultiAgentPolicy`) and gives
+    multi-agent `Demos` (obs `[N, T + 1, A, D]`, actions `[N, T, A, ...]`, rewards
+    `[N, T, A]`, flags `[N, T]` one per env; see `Demos`), with each agent's continuous
+    actions clipped to its own bounds.
+
     Args:
         env: one (not vectorised, not auto-resetting) env with a time limit, e.g.
             `jaxil.envs.make("cartpole")`.
@@ -70,8 +77,20 @@ def collect(env: Env, policy: Policy, key: PRNGKey, num_episodes: int, *,
     policy = acting_mode(policy, deterministic)
     ep = jax.tree.map(np.asarray, _rollout(env, policy, key, int(num_episodes)))
     actions = ep.actions
-    space = env.spec.action_space
-    if isinstance(space, Box):  # what every built-in and Brax env executes
+    if isinstance(env.spec, MultiAgentSpec):
+        actions = _clip_agents(actions, env.spec)
+    elif isinstance(env.spec.action_space, Box):  # what every built-in and Brax env executes
+        space = env.spec.action_space
         actions = np.clip(actions, space.low, space.high).astype(actions.dtype)
     return make_demos(ep.obs, actions, ep.rewards, ep.terminated, ep.truncated, ep.lengths,
                       spec=env.spec)
+
+
+def _clip_agents(actions: np.ndarray, spec: MultiAgentSpec) -> np.ndarray:
+    """`actions[N, T, A, *shape]` clipped to each agent's `Box` bounds (discrete: as is)."""
+    if not isinstance(spec.agent_specs[0].action_space, Box):
+        return actions
+    shape = spec.agent_specs[0].action_space.shape
+    low = np.stack([np.broadcast_to(s.action_space.low, shape) for s in spec.agent_specs])
+    high = np.stack([np.broadcast_to(s.action_space.high, shape) for s in spec.agent_specs])
+    return np.clip(actions, low, high).astype(actions.dtype)

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from jaxil.data.validation import validate_demos
+from jaxil.envs.multiagent import MultiAgentSpec
 from jaxil.types import Array, Discrete, EnvSpec, Transition
 
 _INT32 = np.iinfo(np.int32)
@@ -30,6 +31,14 @@ class Demos(NamedTuple):
         spec: the `EnvSpec` of the env the demos were recorded in (`collect` and `load`
             set it; `None` when unknown). Static: it is pytree structure, not a leaf, so
             `Demos` pass through `jit` and `vmap` with it.
+
+    Multi-agent demos (`spec` a `jaxil.envs.MultiAgentSpec` of `A` agents, padded
+    observation size `D`; the spec is what marks them as multi-agent, so they always carry
+    it) have an agent axis after time on the per-agent fields:
+    `obs[N, T + 1, A, D]` (agent `i`'s observation zero-padded after
+    `spec.agent_specs[i].observation_size`), `actions[N, T, A]` int32 or
+    `[N, T, A, act_dim]` float32, `rewards[N, T, A]`; `terminated`, `truncated` `[N, T]`
+    and `lengths[N]` stay one per episode (all agents end together).
     """
 
     obs: Array
@@ -38,7 +47,17 @@ class Demos(NamedTuple):
     terminated: Array
     truncated: Array
     lengths: Array
-    spec: EnvSpec | None = None
+    spec: EnvSpec | MultiAgentSpec | None = None
+
+    @property
+    def multiagent(self) -> bool:
+        """Whether these are multi-agent demos (their spec is a `MultiAgentSpec`)."""
+        return isinstance(self.spec, MultiAgentSpec)
+
+    @property
+    def num_agents(self) -> int:
+        """`A`, the number of agents (1 for single-agent demos)."""
+        return self.spec.num_agents if self.multiagent else 1
 
     @property
     def arrays(self) -> dict[str, Array]:
@@ -55,11 +74,20 @@ class Demos(NamedTuple):
 
     @property
     def returns(self) -> np.ndarray:
-        """Undiscounted return of each episode `[N]` (needs rewards)."""
+        """Undiscounted return of each episode `[N]` (needs rewards). Multi-agent: the team
+        return, the mean over agents of `agent_returns` (as `Episodes.returns`)."""
+        returns = self.agent_returns
+        return returns if returns.ndim == 1 else np.mean(returns, axis=-1)
+
+    @property
+    def agent_returns(self) -> np.ndarray:
+        """Undiscounted return of each episode `[N]`, or of each agent `[N, A]` for
+        multi-agent demos (needs rewards)."""
         if self.rewards is None:
             raise ValueError("rewards: these demos carry no rewards")
         rewards, lengths = np.asarray(self.rewards), np.asarray(self.lengths)
         mask = np.arange(rewards.shape[1])[None] < lengths[:, None]
+        mask = mask.reshape(mask.shape + (1,) * (rewards.ndim - 2))
         return np.sum(np.where(mask, rewards, 0.0), axis=1)
 
 
@@ -85,8 +113,14 @@ def _as_bool(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _discrete(spec: EnvSpec | MultiAgentSpec | None) -> bool:
+    if isinstance(spec, MultiAgentSpec):
+        return spec.discrete
+    return spec is not None and isinstance(spec.action_space, Discrete)
+
+
 def make_demos(obs, actions, rewards=None, terminated=None, truncated=None, lengths=None,
-               spec: EnvSpec | None = None) -> Demos:
+               spec: EnvSpec | MultiAgentSpec | None = None) -> Demos:
     """Builds `Demos` from padded arrays (on the host, as numpy) and validates them.
 
     Dtypes are made canonical: obs, rewards and continuous actions float32, discrete
@@ -106,7 +140,9 @@ def make_demos(obs, actions, rewards=None, terminated=None, truncated=None, leng
             first `terminated | truncated` flag of each episode, or `T` if it has none.
         spec: the env the demos come from: the observation size and action space are
             checked against it (discrete actions in `[0, n)`, continuous actions within
-            the bounds up to a small tolerance), and the `Demos` carry it.
+            the bounds up to a small tolerance), and the `Demos` carry it. A
+            `MultiAgentSpec` makes multi-agent demos: `obs[N, T + 1, A, D]`,
+            `actions[N, T, A, ...]`, `rewards[N, T, A]` (see `Demos`).
 
     Returns:
         Validated `Demos` of numpy arrays, with `spec`.
@@ -121,7 +157,7 @@ def make_demos(obs, actions, rewards=None, terminated=None, truncated=None, leng
     n, t = obs.shape[0], obs.shape[1] - 1
     if actions is not None:
         actions = np.asarray(actions)
-        discrete = spec is not None and isinstance(spec.action_space, Discrete)
+        discrete = _discrete(spec)
         if np.issubdtype(actions.dtype, np.integer) and (spec is None or discrete):
             actions = _as_int32(actions)
         elif not discrete:
@@ -213,13 +249,22 @@ def as_transitions(demos: Demos | Transition) -> Transition:
     """The valid steps of `demos` as one flat `Transition` of `[M, ...]` arrays (on host).
 
     `M = sum(lengths)`. A `Transition` is returned as it is.
+
+    Multi-agent demos keep the agent axis after the flat step axis: `obs` and `next_obs`
+    `[M, A, D]`, `action` `[M, A]` or `[M, A, act_dim]`, `reward` `[M, A]`, while
+    `terminated` and `truncated` are `[M]` (one per env step, shared by its agents). Each
+    of the `M` entries is one env step of all agents; fold the agents into the batch with
+    `x.reshape(M * A, ...)` for a per-agent view.
     """
     if isinstance(demos, Transition):
         return demos
     mask = step_mask(demos)
     obs = np.asarray(demos.obs)
     pick = lambda x: None if x is None else jax.numpy.asarray(np.asarray(x)[mask])
-    rewards = demos.rewards if demos.rewards is not None else np.zeros(mask.shape, np.float32)
+    rewards = demos.rewards
+    if rewards is None:
+        agents = (demos.num_agents,) if demos.multiagent else ()
+        rewards = np.zeros(mask.shape + agents, np.float32)
     return Transition(
         obs=pick(obs[:, :-1]),
         action=pick(demos.actions),

@@ -11,6 +11,14 @@ of a JSON header
 
 Files are written atomically (temporary file + rename) and read with
 `allow_pickle=False`; anything unexpected raises `ValueError` naming the problem.
+
+Multi-agent demos (see `Demos`) are written as format version 2 (so a jaxil that knows
+only version 1 refuses them by name rather than misreading them), with the same arrays
+(`obs[N, T + 1, A, D]`, `actions[N, T, A, ...]`, `rewards[N, T, A]`, flags `[N, T]`,
+`lengths[N]`) and `"spec"` a multi-agent spec
+`{"name", "max_episode_steps", "agents": [<one single-agent spec per agent>]}`
+(`jaxil.envs.multiagent.any_spec_to_json`). Single-agent files are unchanged (version 1).
+Only the `"jaxil"` format holds multi-agent demos.
 """
 
 from __future__ import annotations
@@ -24,12 +32,15 @@ import numpy as np
 from jaxil.data import formats
 from jaxil.data.demos import Demos, make_demos
 from jaxil.data.validation import validate_demos
+from jaxil.envs.multiagent import MultiAgentSpec, any_spec_from_json, any_spec_to_json
 from jaxil.io import atomic_write
-from jaxil.types import EnvSpec, spec_from_json, spec_to_json
+from jaxil.types import EnvSpec
 
 FORMAT_NAME = "jaxil-demos"
 FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+MULTIAGENT_FORMAT_VERSION = 2
+"""The version written for multi-agent demos (single-agent ones stay `FORMAT_VERSION`)."""
+SUPPORTED_VERSIONS = (1, 2)
 HEADER_KEY = "__jaxil__"
 REQUIRED_FIELDS = ("obs", "terminated", "truncated", "lengths")
 OPTIONAL_FIELDS = ("actions", "rewards")
@@ -63,6 +74,10 @@ def save(path: str | os.PathLike, demos: Demos, metadata: dict[str, Any] | None 
     formats.check_format(format, formats.WRITABLE, "writing")
     validate_demos(demos, spec)
     spec = spec if spec is not None else demos.spec
+    multi = isinstance(spec, MultiAgentSpec)
+    if multi and format != "jaxil":
+        raise ValueError(f"format: {format!r} cannot hold multi-agent demos ({spec.name!r}, "
+                         f"{spec.num_agents} agents); use format='jaxil'")
     if format != "jaxil":
         formats.write(path, demos, format, spec=spec, metadata=metadata)
         return
@@ -70,9 +85,9 @@ def save(path: str | os.PathLike, demos: Demos, metadata: dict[str, Any] | None 
               if value is not None}
     header = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": MULTIAGENT_FORMAT_VERSION if multi else FORMAT_VERSION,
         "env": None if spec is None else spec.name,
-        "spec": None if spec is None else spec_to_json(spec),
+        "spec": None if spec is None else any_spec_to_json(spec),
         "num_episodes": demos.num_episodes,
         "num_transitions": demos.num_transitions,
         "fields": {name: {"shape": list(a.shape), "dtype": a.dtype.str}
@@ -186,7 +201,14 @@ def load_with_metadata(path: str | os.PathLike, spec: EnvSpec | None = None,
                              f"dtype {want['dtype']}, found {list(a.shape)} {a.dtype.str}: "
                              "the file is corrupted")
     try:
-        recorded = None if header.get("spec") is None else spec_from_json(header["spec"])
+        recorded = None if header.get("spec") is None else any_spec_from_json(header["spec"])
+        multi = isinstance(recorded, MultiAgentSpec)
+        if version == MULTIAGENT_FORMAT_VERSION and not multi:
+            raise ValueError(f"spec: format version {version} holds multi-agent demos, but "
+                             f"the header records no multi-agent spec")
+        if version != MULTIAGENT_FORMAT_VERSION and multi:
+            raise ValueError(f"spec: format version {version} holds single-agent demos, but "
+                             f"the header records a multi-agent spec ({recorded.name!r})")
         if recorded is not None and header.get("env") not in (None, recorded.name):
             raise ValueError(f"env: the header names env {header['env']!r} but its spec "
                              f"describes {recorded.name!r}")

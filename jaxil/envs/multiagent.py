@@ -32,13 +32,23 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxil.envs.base import Env, EnvState
-from jaxil.types import ActionSpace, Array, Discrete, EnvSpec, PRNGKey
+from jaxil.types import (
+    ActionSpace,
+    Array,
+    Discrete,
+    EnvSpec,
+    PRNGKey,
+    _json_field,
+    spec_from_json,
+    spec_to_json,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +145,32 @@ class MultiAgentSpec:
 
 # Like `EnvSpec`: structure, not leaves, inside pytrees.
 jax.tree_util.register_static(MultiAgentSpec)
+
+
+def any_spec_to_json(spec: EnvSpec | MultiAgentSpec) -> dict[str, Any]:
+    """A single- or multi-agent spec as a JSON-serialisable dict (`any_spec_from_json`
+    reads it back). An `EnvSpec` gives `jaxil.types.spec_to_json`'s dict unchanged; a
+    `MultiAgentSpec` gives `{"name", "max_episode_steps", "agents": [<one EnvSpec dict per
+    agent>]}`."""
+    if not isinstance(spec, MultiAgentSpec):
+        return spec_to_json(spec)
+    return {"name": spec.name, "max_episode_steps": spec.max_episode_steps,
+            "agents": [spec_to_json(s) for s in spec.agent_specs]}
+
+
+def any_spec_from_json(d: Any, where: str = "spec") -> EnvSpec | MultiAgentSpec:
+    """Inverse of `any_spec_to_json`: a `MultiAgentSpec` when `d` has an `"agents"`
+    entry, else an `EnvSpec`; `ValueError` naming the field (`spec.agents[1].name`, ...)."""
+    if not isinstance(d, dict) or "agents" not in d:
+        return spec_from_json(d, where)
+    name = _json_field(d, "name", str, where)
+    steps = _json_field(d, "max_episode_steps", int, where)
+    agents = _json_field(d, "agents", list, where)
+    specs = tuple(spec_from_json(a, f"{where}.agents[{i}]") for i, a in enumerate(agents))
+    try:
+        return MultiAgentSpec(name, specs, steps)
+    except ValueError as err:
+        raise ValueError(f"{where}.{err}") from None
 
 
 class MultiAgentEnv(Env):
