@@ -36,7 +36,7 @@ from jaxil.core import Algorithm
 from jaxil.envs.base import Env, EnvState
 from jaxil.envs.multiagent import MultiAgentSpec, is_multiagent
 from jaxil.envs.wrappers import vectorize
-from jaxil.rl.episodes import init_episode_stats, track_episodes
+from jaxil.rl.episodes import track_episodes
 from jaxil.rl.ppo import (
     PPOConfig,
     PPOLearner,
@@ -45,8 +45,9 @@ from jaxil.rl.ppo import (
     check_config,
     init_learner,
     learn,
+    online_init,
+    online_update,
     sample_action,
-    zero_metrics,
 )
 from jaxil.rollout import unroll_with
 from jaxil.types import Array, EnvSpec, PRNGKey, Transition
@@ -270,27 +271,19 @@ def mappo(env: Env, config: MAPPOConfig | None = None) -> Algorithm:
         def value_inputs(obs: Array) -> Array:
             return centralized_inputs(obs, num_agents, obs_size, config.agent_ids)
 
-    def init(key: PRNGKey, demos: Transition | None = None) -> PPOState:
-        del demos  # MAPPO learns from its rewards only
-        learner_key, env_key, key = jax.random.split(key, 3)
-        learner = init_learner(spec, config.ppo, learner_key,
-                               critic_input_size(env.spec, config))
-        return PPOState(learner, venv.reset(env_key), init_episode_stats(config.ppo.num_envs),
-                        key, jnp.zeros((), jnp.int32), zero_metrics())
+    def track(episodes, tr: Transition):  # the team return: the mean over agents
+        return track_episodes(episodes, jnp.mean(tr.reward, axis=-1),
+                              tr.terminated | tr.truncated)
 
-    def update(state: PPOState, batch: Transition | None = None) -> PPOState:
-        del batch
-        key, collect_key, learn_key = jax.random.split(state.key, 3)
-        env_state, rollout = collect(venv, state.env_state, state.learner, collect_key,
-                                     config)
-        tr = rollout.transitions
-        episodes, episode_metrics = track_episodes(
-            state.episodes, jnp.mean(tr.reward, axis=-1), tr.terminated | tr.truncated)
+    def learn_agents(learner: PPOLearner, rollout: RolloutBatch, key: PRNGKey):
         flat = agent_batch(rollout, config.agent_ids)
-        learner, metrics = learn(state.learner, flat, flat.transitions.reward, learn_key,
-                                 config.ppo, value_inputs)
-        return PPOState(learner, env_state, episodes, key, state.step + 1,
-                        {**metrics, **episode_metrics})
+        return learn(learner, flat, flat.transitions.reward, key, config.ppo, value_inputs)
+
+    init = online_init(venv, config.ppo, lambda key: init_learner(
+        spec, config.ppo, key, critic_input_size(env.spec, config)))
+    update = online_update(
+        lambda env_state, learner, key: collect(venv, env_state, learner, key, config),
+        track, learn_agents)
 
     def policy(state: PPOState) -> MultiAgentPolicy:
         actor = state.learner.policy.with_deterministic(config.ppo.deterministic_policy)

@@ -475,27 +475,57 @@ def ppo(env: Env, config: PPOConfig | None = None, reward_fn: Any = None) -> Alg
     check_config(env.spec, config)
     venv = vectorize(env, config.num_envs)
 
-    def init(key: PRNGKey, demos: Transition | None = None) -> PPOState:
-        del demos  # PPO learns from its rewards only
-        learner_key, env_key, key = jax.random.split(key, 3)
-        learner = init_learner(env.spec, config, learner_key)
-        return PPOState(learner, venv.reset(env_key), init_episode_stats(config.num_envs),
-                        key, jnp.zeros((), jnp.int32), zero_metrics())
-
-    def update(state: PPOState, batch: Transition | None = None) -> PPOState:
-        del batch
-        key, collect_key, learn_key = jax.random.split(state.key, 3)
-        env_state, rollout = collect(venv, state.env_state, state.learner, collect_key,
-                                     config)
+    def learn_rollout(learner: PPOLearner, rollout: RolloutBatch, key: PRNGKey):
         tr = rollout.transitions
-        episodes, episode_metrics = track_transitions(state.episodes, tr)
         rewards = tr.reward if reward_fn is None else transition_rewards(reward_fn, tr,
                                                                           config.gamma)
-        learner, metrics = learn(state.learner, rollout, rewards, learn_key, config)
-        return PPOState(learner, env_state, episodes, key, state.step + 1,
-                        {**metrics, **episode_metrics})
+        return learn(learner, rollout, rewards, key, config)
 
     def policy(state: PPOState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(config.deterministic_policy)
 
-    return Algorithm(init, update, policy, env.spec)
+    return Algorithm(
+        online_init(venv, config, lambda key: init_learner(env.spec, config, key)),
+        online_update(lambda env_state, learner, key: collect(venv, env_state, learner, key,
+                                                              config),
+                      track_transitions, learn_rollout),
+        policy, env.spec)
+
+
+def online_init(venv: Env, config: PPOConfig, make_learner: Callable[[PRNGKey], PPOLearner]
+                ) -> Callable[..., PPOState]:
+    """`init(key, demos=None) -> PPOState` of an on-policy learner (PPO, MAPPO): the
+    learner `make_learner(key)` and `config.num_envs` freshly reset environments of the
+    vectorised `venv`; `demos` are ignored (it learns from rewards)."""
+
+    def init(key: PRNGKey, demos: Transition | None = None) -> PPOState:
+        del demos
+        learner_key, env_key, key = jax.random.split(key, 3)
+        return PPOState(make_learner(learner_key), venv.reset(env_key),
+                        init_episode_stats(config.num_envs), key, jnp.zeros((), jnp.int32),
+                        zero_metrics())
+
+    return init
+
+
+def online_update(collect_fn: Callable, track_fn: Callable, learn_fn: Callable
+                  ) -> Callable[..., PPOState]:
+    """`update(state, batch=None) -> PPOState`: one online round of an on-policy learner
+    (PPO, MAPPO), `batch` ignored: collect a rollout, track its episodes, learn from it.
+
+    Args:
+        collect_fn: `collect_fn(env_state, learner, key) -> (env_state, RolloutBatch)`.
+        track_fn: `track_fn(episodes, transitions[T, B]) -> (episodes, episode metrics)`.
+        learn_fn: `learn_fn(learner, rollout, key) -> (learner, learn metrics)`.
+    """
+
+    def update(state: PPOState, batch: Transition | None = None) -> PPOState:
+        del batch
+        key, collect_key, learn_key = jax.random.split(state.key, 3)
+        env_state, rollout = collect_fn(state.env_state, state.learner, collect_key)
+        episodes, episode_metrics = track_fn(state.episodes, rollout.transitions)
+        learner, metrics = learn_fn(state.learner, rollout, learn_key)
+        return PPOState(learner, env_state, episodes, key, state.step + 1,
+                        {**metrics, **episode_metrics})
+
+    return update
