@@ -1,4 +1,5 @@
-"""What the adversarial tests share: tiny configs for protocol checks, the cartpole recipe
+"""What the adversarial tests share (the update checks serve the PPO and MAPPO tests too):
+tiny configs for protocol checks, the cartpole recipe
 of the learning tests, and how a run is checked and scored."""
 
 import equinox as eqx
