@@ -316,10 +316,10 @@ def _first_line(path: str | os.PathLike, limit: int = 1 << 16) -> bytes:
 
 def _is_policy_file(path: str) -> bool:
     """`path` starts with a jaxil policy header (`jaxil.save_policy` wrote it)."""
-    from jaxil.networks.serialization import POLICY_FORMAT
+    from jaxil.networks.serialization import POLICY_FORMATS
 
     try:
-        return json.loads(_first_line(path)).get("format") == POLICY_FORMAT
+        return json.loads(_first_line(path)).get("format") in POLICY_FORMATS
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -443,14 +443,19 @@ def _expert_argument(entry: AlgorithmEntry, path: str | None) -> dict:
     return {"expert": _load_policy("--expert", path)}
 
 
-def _load_policy(option: str, path: str):
-    """The policy saved at `path`, or one line naming `option`."""
+def _load_policy(option: str, path: str, multiagent: bool = False):
+    """The policy saved at `path`, or one line naming `option`. A multi-agent policy is
+    refused unless `multiagent` (the command can use one)."""
     import jaxil
 
     try:
-        return jaxil.load_policy(path)
+        loaded = jaxil.load_policy(path)
     except (ValueError, OSError) as err:
         fail(f"{option} {path}: {_without_path(err, path)}")
+    if not multiagent and isinstance(loaded, jaxil.networks.MultiAgentPolicy):
+        fail(f"{option} {path}: a multi-agent policy ({loaded.num_agents} agents); expected "
+             "a single-agent one here")
+    return loaded
 
 
 def _without_path(err: Exception, path: str) -> str:
@@ -574,13 +579,33 @@ def _check_policy_fits(loaded: Any, path: str, environment: Any, env: str) -> No
     its bounds: a squashed policy scales its actions to them) are the environment's."""
     import numpy as np
 
+    from jaxil.envs import is_multiagent
+    from jaxil.networks import MultiAgentPolicy
     from jaxil.types import Box, Discrete
 
-    arch, spec = loaded.network.arch, environment.spec
-    if arch.observation_size != spec.observation_size:
+    spec = environment.spec
+    if isinstance(loaded, MultiAgentPolicy) != is_multiagent(environment):
+        kind = (f"a multi-agent policy ({loaded.num_agents} agents)"
+                if isinstance(loaded, MultiAgentPolicy) else "a single-agent policy")
+        fail(f"policy {path}: {kind}, but --env {env} is "
+             f"{'multi-agent' if is_multiagent(environment) else 'single-agent'}")
+    if isinstance(loaded, MultiAgentPolicy):
+        if loaded.num_agents != spec.num_agents:
+            fail(f"policy {path}: acts for {loaded.num_agents} agents, but --env {env} has "
+                 f"{spec.num_agents}")
+        try:
+            theirs = spec.action_space
+        except ValueError:
+            fail(f"policy {path}: shares one action space across agents, but --env {env}'s "
+                 "agents have different ones")
+        arch = loaded.policy.network.arch
+        size = spec.observation_size + (spec.num_agents if loaded.agent_ids else 0)
+    else:
+        arch, size, theirs = loaded.network.arch, spec.observation_size, spec.action_space
+    if arch.observation_size != size:
         fail(f"policy {path}: observation size {arch.observation_size} does not match "
-             f"--env {env}'s {spec.observation_size}")
-    mine, theirs = arch.action_space, spec.action_space
+             f"--env {env}'s {size}")
+    mine = arch.action_space
     same = (type(mine) is type(theirs)
             and (mine.n == theirs.n if isinstance(mine, Discrete)
                  else tuple(mine.shape) == tuple(theirs.shape)))
@@ -684,9 +709,6 @@ def expert(
     if demos:
         check_output("--demos", demos, "demos", {"--out": out}, force)
     environment = _make_env(env, backend)
-    if jaxil.envs.is_multiagent(environment):  # before training: it could not be saved
-        fail(f"expert on {env}: a multi-agent (MAPPO) expert cannot be saved as a policy "
-             "file yet; train it from Python with jaxil.experts.train_ppo(env, key)")
     minimum = jaxil.experts.default_config(environment.spec.name).batch_size
     if timesteps is not None and timesteps < minimum:
         fail(f"--timesteps {timesteps}: expected at least {minimum} for {env} (one PPO "
@@ -712,12 +734,14 @@ def expert(
         data = jaxil.data.collect(environment, policy, jax.random.fold_in(key, 1), episodes,
                                   deterministic=not sampled_actions)
     _write("--out", out, lambda: jaxil.save_policy(out, policy))
-    console.print(f"expert on {env}: mean return {info['eval_return']:.1f} "
+    kind = "team return" if jaxil.envs.is_multiagent(environment) else "return"
+    console.print(f"expert on {env}: mean {kind} {info['eval_return']:.1f} "
                   f"({info['timesteps']} steps, {info['seconds']:.1f} s) -> {out}")
     if data is not None:
         metadata = {"env": env, "expert_return": float(info["eval_return"])}
         _write("--demos", demos, lambda: jaxil.data.save(demos, data, metadata=metadata))
-        console.print(f"{episodes} episodes (mean return {data.returns.mean():.1f}) -> {demos}")
+        console.print(f"{episodes} episodes (mean {kind} {data.returns.mean():.1f}) -> "
+                      f"{demos}")
 
 
 @app.command()
@@ -862,7 +886,10 @@ def eval_(
     import jaxil
 
     environment = _make_env(env, backend)
-    loaded = _load_policy("policy", policy)
+    loaded = _load_policy("policy", policy, multiagent=True)
+    if code is not None and isinstance(loaded, jaxil.networks.MultiAgentPolicy):
+        fail(f"--code {code}: policy {policy} is a multi-agent policy; it takes no latent "
+             "code")
     if code is not None:
         codes = loaded.network.arch.observation_size - environment.spec.observation_size
         if codes < 2:
@@ -883,7 +910,8 @@ def eval_(
     if json_out:
         print(json.dumps(result))
     else:
-        console.print(f"{env}: mean return {result['mean_return']:.1f} "
+        kind = "team return" if jaxil.envs.is_multiagent(environment) else "return"
+        console.print(f"{env}: mean {kind} {result['mean_return']:.1f} "
                       f"± {result['std_return']:.1f} over {episodes} episodes")
 
 

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from adversarial_setup import compiled_once, run_updates
+from cli_subprocess import run_jaxil
 
 import jaxil
 from jaxil.networks.policy import RandomPolicy
@@ -198,11 +199,24 @@ def test_learns_simple_spread():
     assert float(jnp.min(trained)) > LEARN_THRESHOLD, (trained, random)
 
 
-def test_cli_expert_refuses_a_multiagent_env_before_training(tmp_path, capsys):
-    from jaxil.cli import app, run_reporting_errors
+def test_cli_expert_saves_a_multiagent_policy_and_eval_reads_it(tmp_path):
+    """`jaxil expert mpe/simple_spread` with one MAPPO update (the smallest budget), then
+    `jaxil eval` of the saved file prints the team return; a single-agent env is refused."""
+    done = run_jaxil("expert", SPREAD, "--out", "spread.eqx", "--timesteps", 1600,
+                     "--demos", "spread.npz", "--episodes", 2, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "expert on mpe/simple_spread: mean team return" in done.stdout
+    policy = jaxil.load_policy(tmp_path / "spread.eqx")
+    assert isinstance(policy, MultiAgentPolicy) and policy.num_agents == 3
+    demos = jaxil.data.load(tmp_path / "spread.npz")
+    assert demos.multiagent and demos.actions.shape == (2, 25, 3)
 
-    out = tmp_path / "spread.eqx"
-    code = run_reporting_errors(lambda: app(["expert", SPREAD, "--out", str(out)],
-                                            standalone_mode=False))
-    assert code == 2 and not out.exists()
-    assert "multi-agent (MAPPO) expert cannot be saved" in capsys.readouterr().err
+    done = run_jaxil("eval", "spread.eqx", "--env", SPREAD, "--episodes", 2, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "mpe/simple_spread: mean team return" in done.stdout
+
+    done = run_jaxil("eval", "spread.eqx", "--env", "cartpole", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "jaxil: error: policy spread.eqx: a multi-agent policy (3 agents), but --env "
+        "cartpole is single-agent"]

@@ -19,6 +19,7 @@ from jaxil.networks.heads import (
     raw_and_bijector,
 )
 from jaxil.networks.mlp import MLP
+from jaxil.networks.multiagent import MultiAgentPolicy, agent_inputs
 from jaxil.networks.normalizer import (
     OBS_NORMALIZATIONS,
     NormalizerState,
@@ -55,3 +56,4 @@ __all__ = [
 
 __all__ += ["DiffusionPolicy", "FlowPolicy", "GenerativePolicy", "noise_schedule"]
 __all__ += ["Discretised", "DiscretisedHead", "MixtureHead", "mixture_entropy_bound"]
+__all__ += ["MultiAgentPolicy", "agent_inputs"]

@@ -1,6 +1,13 @@
 """Saving and loading policies: a JSON header line, then equinox-serialised leaves.
 
 The file is written to a temporary name and renamed, so a failed save leaves no half file.
+
+A single-agent `ActorPolicy` is written with format `"jaxil-policy-v1"`. A
+`MultiAgentPolicy` (one `ActorPolicy` shared by all agents) is written with format
+`"jaxil-policy-v2"`: the same header and leaves (those of the shared `ActorPolicy`; its
+`arch.observation_size` is the per-agent input `D (+ N)`) plus a `"multiagent"` field
+`{"num_agents": N, "agent_ids": bool}`. A jaxil that knows only v1 refuses such a file
+rather than loading the shared network as a single-agent policy.
 """
 
 from __future__ import annotations
@@ -13,24 +20,48 @@ import equinox as eqx
 import jax
 
 from jaxil.io import atomic_write
+from jaxil.networks.multiagent import MultiAgentPolicy
 from jaxil.networks.normalizer import init_normalizer
 from jaxil.networks.policy import ActorPolicy, PolicyArch, make_actor_policy
 from jaxil.types import action_space_from_json, action_space_to_json
 
 POLICY_FORMAT = "jaxil-policy-v1"
+MULTIAGENT_POLICY_FORMAT = "jaxil-policy-v2"
+POLICY_FORMATS = (POLICY_FORMAT, MULTIAGENT_POLICY_FORMAT)
+"""Every policy file format `load_policy` reads."""
 
 
-def save_policy(path: str | os.PathLike, policy: ActorPolicy) -> None:
-    """Writes an `ActorPolicy` (architecture, normaliser and weights) to `path`."""
-    if not isinstance(policy, ActorPolicy):
-        raise TypeError(f"policy: expected an ActorPolicy, got {type(policy).__name__}")
-    arch = dataclasses.asdict(policy.network.arch)
-    arch["action_space"] = action_space_to_json(policy.network.arch.action_space)
-    header = {"format": POLICY_FORMAT, "arch": arch, "deterministic": policy.deterministic}
+def save_policy(path: str | os.PathLike, policy: ActorPolicy | MultiAgentPolicy) -> None:
+    """Writes a policy (architecture, normaliser and weights) to `path`.
+
+    Args:
+        path: destination file (written atomically).
+        policy: an `ActorPolicy`, or a `MultiAgentPolicy` whose shared `policy` is one
+            (as `jaxil.rl.mappo` and `jaxil.experts.train_ppo` give on a multi-agent env).
+
+    Raises:
+        TypeError: `policy` is neither.
+    """
+    multi = None
+    if isinstance(policy, MultiAgentPolicy):
+        if not isinstance(policy.policy, ActorPolicy):
+            raise TypeError(f"policy.policy: expected the MultiAgentPolicy to share an "
+                            f"ActorPolicy, got {type(policy.policy).__name__}")
+        multi = {"num_agents": policy.num_agents, "agent_ids": policy.agent_ids}
+    elif not isinstance(policy, ActorPolicy):
+        raise TypeError(f"policy: expected an ActorPolicy or a MultiAgentPolicy, got "
+                        f"{type(policy).__name__}")
+    actor = policy.policy if multi else policy
+    arch = dataclasses.asdict(actor.network.arch)
+    arch["action_space"] = action_space_to_json(actor.network.arch.action_space)
+    header = {"format": MULTIAGENT_POLICY_FORMAT if multi else POLICY_FORMAT, "arch": arch,
+              "deterministic": actor.deterministic}
+    if multi:
+        header["multiagent"] = multi
 
     def write(f):
         f.write((json.dumps(header) + "\n").encode())
-        eqx.tree_serialise_leaves(f, policy)
+        eqx.tree_serialise_leaves(f, actor)
 
     atomic_write(path, write)
 
@@ -74,8 +105,24 @@ def _arch_from_header(header: dict) -> tuple[PolicyArch, bool]:
     return PolicyArch(**fields), deterministic
 
 
-def load_policy(path: str | os.PathLike) -> ActorPolicy:
-    """Reads a policy written by `save_policy`.
+def _multiagent_from_header(header: dict) -> tuple[int, bool]:
+    """`(num_agents, agent_ids)` from a v2 header; `ValueError` naming a bad field."""
+    multi = header.get("multiagent")
+    if not isinstance(multi, dict):
+        raise ValueError(f"multiagent: expected an object {{\"num_agents\": N, "
+                         f"\"agent_ids\": bool}} in a {MULTIAGENT_POLICY_FORMAT!r} file, "
+                         f"found {multi!r}")
+    n, ids = multi.get("num_agents"), multi.get("agent_ids")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"multiagent.num_agents: expected a positive int, found {n!r}")
+    if not isinstance(ids, bool):
+        raise ValueError(f"multiagent.agent_ids: expected true or false, found {ids!r}")
+    return n, ids
+
+
+def load_policy(path: str | os.PathLike) -> ActorPolicy | MultiAgentPolicy:
+    """Reads a policy written by `save_policy`: an `ActorPolicy`, or a `MultiAgentPolicy`
+    for a `"jaxil-policy-v2"` (multi-agent) file.
 
     Raises:
         ValueError: the file is not a jaxil policy file, its header is malformed (naming
@@ -85,13 +132,16 @@ def load_policy(path: str | os.PathLike) -> ActorPolicy:
         line = f.readline()
         try:
             header = json.loads(line.decode())
-            ok = isinstance(header, dict) and header.get("format") == POLICY_FORMAT
+            ok = isinstance(header, dict) and header.get("format") in POLICY_FORMATS
         except (UnicodeDecodeError, json.JSONDecodeError):
             ok = False
         if not ok:
             raise ValueError(f"{path}: not a jaxil policy file (expected a "
-                             f"{POLICY_FORMAT!r} header)")
+                             f"{' or '.join(map(repr, POLICY_FORMATS))} header)")
         try:
+            multi = None
+            if header["format"] == MULTIAGENT_POLICY_FORMAT:
+                multi = _multiagent_from_header(header)
             arch, deterministic = _arch_from_header(header)
             skeleton = make_actor_policy(arch, jax.random.key(0),
                                          init_normalizer(arch.observation_size))
@@ -99,6 +149,7 @@ def load_policy(path: str | os.PathLike) -> ActorPolicy:
             raise ValueError(f"{path}: {err}") from err
         skeleton = skeleton.with_deterministic(deterministic)
         try:
-            return eqx.tree_deserialise_leaves(f, skeleton)
+            actor = eqx.tree_deserialise_leaves(f, skeleton)
         except Exception as err:  # truncated or mismatched weights
             raise ValueError(f"{path}: policy weights are truncated or corrupted ({err})") from err
+    return actor if multi is None else MultiAgentPolicy(actor, *multi)

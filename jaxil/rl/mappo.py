@@ -26,8 +26,6 @@ whose they are); their action spaces must be equal (one shared policy head).
 
 from __future__ import annotations
 
-from typing import Any
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -36,6 +34,7 @@ from jaxil.core import Algorithm
 from jaxil.envs.base import Env, EnvState
 from jaxil.envs.multiagent import MultiAgentSpec, is_multiagent
 from jaxil.envs.wrappers import vectorize
+from jaxil.networks.multiagent import MultiAgentPolicy, agent_inputs
 from jaxil.rl.episodes import track_episodes
 from jaxil.rl.ppo import (
     PPOConfig,
@@ -76,51 +75,6 @@ class MAPPOConfig(eqx.Module):
         """Environment steps per update, `num_envs * rollout_length` (each one step of
         all `N` agents)."""
         return self.ppo.batch_size
-
-
-class MultiAgentPolicy(eqx.Module):
-    """A multi-agent `Policy`: `policy(obs[N, D], key) -> action[N]` (`[N, act_dim]` for
-    continuous actions), each agent acting with `policy` on its own row, with its one-hot
-    id appended when `agent_ids`.
-
-    Attributes:
-        policy: a single-agent policy (`ActorPolicy` for MAPPO, or e.g. a `RandomPolicy`
-            with `agent_ids=False` for a random baseline) of `[D (+ N)]` observations.
-        num_agents: `N`.
-        agent_ids: append `onehot(i)` to agent `i`'s observation.
-    """
-
-    policy: Any
-    num_agents: int = eqx.field(static=True)
-    agent_ids: bool = eqx.field(static=True, default=True)
-
-    def inputs(self, obs: Array) -> Array:
-        """`obs[..., N, D] -> [..., N, D (+ N)]`, each agent's input row."""
-        return agent_inputs(obs, self.agent_ids)
-
-    def __call__(self, obs: Array, key: PRNGKey) -> Array:
-        if obs.ndim != 2 or obs.shape[0] != self.num_agents:
-            raise ValueError(f"obs: expected [num_agents={self.num_agents}, obs_dim], got "
-                             f"shape {obs.shape}")
-        keys = jax.random.split(key, self.num_agents)
-        return jax.vmap(self.policy)(self.inputs(obs), keys)
-
-    def with_deterministic(self, deterministic: bool = True) -> MultiAgentPolicy:
-        """The same agents acting with their distribution's mode (`True`) or sampling."""
-        if not hasattr(self.policy, "with_deterministic"):
-            return self
-        return MultiAgentPolicy(self.policy.with_deterministic(deterministic),
-                                self.num_agents, self.agent_ids)
-
-
-def agent_inputs(obs: Array, agent_ids: bool = True) -> Array:
-    """Per-agent inputs: `obs[..., N, D] -> [..., N, D + N]` with agent `i`'s one-hot id
-    appended to row `i` (`agent_ids`), or `obs` itself."""
-    if not agent_ids:
-        return obs
-    n = obs.shape[-2]
-    ids = jnp.broadcast_to(jnp.eye(n, dtype=obs.dtype), obs.shape[:-2] + (n, n))
-    return jnp.concatenate([obs, ids], axis=-1)
 
 
 def agent_spec(spec: MultiAgentSpec, config: MAPPOConfig) -> EnvSpec:
