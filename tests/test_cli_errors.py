@@ -436,7 +436,8 @@ def test_the_registry_lists_every_imitation_algorithm():
                 if inspect.isfunction(getattr(jaxil.algorithms, n))
                 and any(c.lower() == n.replace("_", "").lower() + "config"
                         for c in dir(jaxil.algorithms))}
-    assert families - set(ALGORITHMS) == {"ppo"}  # RL: `jaxil expert` trains it
+    # RL, not imitation: `jaxil expert` trains them (PPO, and MAPPO on multi-agent envs)
+    assert families - set(ALGORITHMS) == {"ppo", "mappo"}
     for entry in ALGORITHMS.values():
         takes_expert = "expert" in inspect.signature(entry.factory).parameters
         assert takes_expert == entry.needs_expert, entry.name
