@@ -199,7 +199,7 @@ def test_learns_simple_spread():
     assert float(jnp.min(trained)) > LEARN_THRESHOLD, (trained, random)
 
 
-def test_cli_expert_saves_a_multiagent_policy_and_eval_reads_it(tmp_path):
+def test_cli_expert_saves_a_multiagent_policy_and_eval_reads_it(tmp_path, capsys):
     """`jaxil expert mpe/simple_spread` with one MAPPO update (the smallest budget), then
     `jaxil eval` of the saved file prints the team return; a single-agent env is refused."""
     done = run_jaxil("expert", SPREAD, "--out", "spread.eqx", "--timesteps", 1600,
@@ -211,12 +211,16 @@ def test_cli_expert_saves_a_multiagent_policy_and_eval_reads_it(tmp_path):
     demos = jaxil.data.load(tmp_path / "spread.npz")
     assert demos.multiagent and demos.actions.shape == (2, 25, 3)
 
-    done = run_jaxil("eval", "spread.eqx", "--env", SPREAD, "--episodes", 2, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "mpe/simple_spread: mean team return" in done.stdout
+    # the file read back by `jaxil eval` (in-process: the subprocess above covers the CLI)
+    from jaxil.cli import app, run_reporting_errors
 
-    done = run_jaxil("eval", "spread.eqx", "--env", "cartpole", cwd=tmp_path)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines() == [
-        "jaxil: error: policy spread.eqx: a multi-agent policy (3 agents), but --env "
-        "cartpole is single-agent"]
+    def cli(*args):
+        return run_reporting_errors(lambda: app([str(a) for a in args], standalone_mode=False))
+
+    assert cli("eval", tmp_path / "spread.eqx", "--env", SPREAD, "--episodes", 2) == 0
+    assert "mpe/simple_spread: mean team return" in capsys.readouterr().out
+    assert cli("eval", tmp_path / "spread.eqx", "--env", "cartpole") == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        f"jaxil: error: policy {tmp_path / 'spread.eqx'}: a multi-agent policy (3 agents), "
+        "but --env cartpole is single-agent"]
