@@ -52,12 +52,16 @@ def _tanh_gaussian_nll(mean: jax.Array, actions: jax.Array, log_std: jax.Array,
 
 
 def bare_bc_loop(obs: jax.Array, actions: jax.Array, batch_size: int, num_updates: int,
-                 out_size: int = 2, bounds: tuple | None = None):
+                 out_size: int = 2, bounds: tuple | None = None,
+                 max_grad_norm: float | None = None):
     """A minimal BC loop: 64x64 tanh MLP, Adam, one `lax.scan`; cross-entropy over
     `out_size` actions, or with `bounds` (`(low, high)`) a tanh-Gaussian negative
-    log-likelihood with a learned `log_std[out_size]`."""
+    log-likelihood with a learned `log_std[out_size]`; with `max_grad_norm`, the gradient
+    clipped to that global norm first (as jaxil BC does by default)."""
     sizes = [obs.shape[1], 64, 64, out_size]
     opt = optax.adam(1e-3)
+    if max_grad_norm is not None:
+        opt = optax.chain(optax.clip_by_global_norm(max_grad_norm), opt)
     nll = _categorical_nll if bounds is None else _tanh_gaussian_nll
 
     def init(key):
@@ -110,7 +114,8 @@ def measure(name: str, args: argparse.Namespace) -> None:
     expert, _ = jaxil.experts.train_ppo(env, key)
     demos = jaxil.data.collect(env, expert, jax.random.key(1), 10)
     data = jaxil.data.as_transitions(demos)
-    algo = jaxil.algorithms.bc(env, jaxil.algorithms.BCConfig())  # 64x64 tanh
+    algo_config = jaxil.algorithms.BCConfig()  # 64x64 tanh
+    algo = jaxil.algorithms.bc(env, algo_config)
     spec = env.spec
     head = "categorical" if spec.discrete else "tanh_gaussian"
     bounds = None if spec.discrete else (jnp.asarray(spec.action_space.low, jnp.float32),
@@ -133,6 +138,15 @@ def measure(name: str, args: argparse.Namespace) -> None:
             "bare_loop_samples_per_s": batch_size * args.updates / bare_best,
         }
         record["jaxil_vs_bare"] = record["jaxil_samples_per_s"] / record["bare_loop_samples_per_s"]
+        # the same loop with jaxil BC's default gradient clipping: what the clipping costs
+        clipped = bare_bc_loop(data.obs, data.action, batch_size, args.updates,
+                               spec.action_size, bounds, float(algo_config.max_grad_norm))
+        timed(lambda clipped=clipped: clipped(jax.random.key(0)))
+        clipped_best = min(timed(lambda clipped=clipped, i=i: clipped(jax.random.key(i + 1)))[1]
+                           for i in range(args.repeats))
+        record["bare_loop_with_clipping_samples_per_s"] = batch_size * args.updates / clipped_best
+        record["jaxil_vs_bare_with_clipping"] = (record["jaxil_samples_per_s"]
+                                                 / record["bare_loop_with_clipping_samples_per_s"])
         if not spec.discrete:  # the peer script fits discrete cartpole actions
             emit(record)
             continue
