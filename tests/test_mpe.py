@@ -1,4 +1,5 @@
-"""Tests of jaxil.envs.multiagent (the protocol) and jaxil.envs.mpe (simple_spread)."""
+"""Tests of jaxil.envs.multiagent (the protocol) and jaxil.envs.mpe (simple_spread,
+simple_speaker_listener)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ import pytest
 from jaxil import envs
 from jaxil.envs import AutoReset, MultiAgentEnv, MultiAgentSpec, TimeLimit, base_state
 from jaxil.envs.mpe import (
+    LANDMARK_COLORS,
     MOVES,
     ParticleState,
+    SimpleSpeakerListener,
     SimpleSpread,
+    SpeakerListenerState,
     contact_forces,
     discrete_moves,
+    speaker_listener_observation,
+    speaker_listener_reward,
     spread_observation,
     spread_reward,
 )
@@ -271,4 +277,130 @@ def test_jitted_episode_compiles_once_and_is_deterministic():
     np.testing.assert_array_equal(final.obs, again.obs)
     np.testing.assert_array_equal(jax.random.key_data(final.info["rng"]),
                                   jax.random.key_data(again.info["rng"]))
+    assert not np.array_equal(rewards, other_rewards)
+
+
+# ------------------------------------------------------------------------ speaker_listener
+
+
+def listener_state(comm=(0.0, 0.0, 0.0)):
+    """A base simple_speaker_listener `EnvState`: speaker (agent 0) at (0.5, 0.5), listener
+    at (0.2, -0.1) moving with (0.3, -0.4), goal landmark 1 (green) at (1, 0)."""
+    inner = SpeakerListenerState(
+        world=world([[0.5, 0.5], [0.2, -0.1]], [[0.0, 0.0], [0.3, -0.4]],
+                    [[0.0, 0.3], [1.0, 0.0], [-1.0, -1.0]]),
+        goal=jnp.asarray(1, jnp.int32), comm=jnp.asarray(comm, jnp.float32))
+    return base_state(inner=inner, obs=speaker_listener_observation(inner),
+                      reward=jnp.zeros(2))
+
+
+def test_speaker_listener_spec_and_observation_layout():
+    spec = envs.make("mpe/simple_speaker_listener").spec
+    assert spec.num_agents == 2 and spec.max_episode_steps == 25
+    assert spec.observation_sizes == (3, 11) and spec.observation_size == 11
+    assert [s.action_space for s in spec.agent_specs] == [Discrete(3), Discrete(5)]
+    assert spec.discrete and not spec.homogeneous_agents
+    np.testing.assert_array_equal(spec.observation_mask(), [[1] * 3 + [0] * 8, [1] * 11])
+    with pytest.raises(ValueError, match="action_space"):
+        _ = spec.action_space
+    obs = listener_state(comm=(0.0, 1.0, 0.0)).obs
+    assert obs.shape == (2, 11)
+    # Speaker: the goal's colour (landmark 1, green), then padding zeros.
+    np.testing.assert_allclose(obs[0], [0.15, 0.65, 0.15] + [0.0] * 8, atol=ATOL)
+    assert LANDMARK_COLORS[1] == (0.15, 0.65, 0.15)
+    np.testing.assert_allclose(obs[1], [
+        0.3, -0.4,                              # own velocity
+        -0.2, 0.4, 0.8, 0.1, -1.2, -0.9,        # landmarks - own position
+        0.0, 1.0, 0.0,                          # the speaker's utterance
+    ], atol=ATOL)
+
+
+def test_speaker_listener_reward_by_hand():
+    # |p_1 - l_1|^2 = 0.8^2 + 0.1^2 = 0.65; both agents get the sum over the 2 agents.
+    state = listener_state()
+    np.testing.assert_allclose(speaker_listener_reward(state.inner), [-1.3, -1.3], rtol=1e-6)
+    assert not bool(state.terminated)
+
+
+def test_speaker_listener_motion_and_reward_after_one_step():
+    env = SimpleSpeakerListener()
+    state = listener_state()
+    nxt = env.step(state, jnp.array([2, 4]))  # message 2; listener moves up
+    # u = 5 (0, 1): v' = 0.75 (0.3, -0.4) + 0.1 (0, 5) = (0.225, 0.2), p' = p + 0.1 v'.
+    np.testing.assert_allclose(nxt.inner.world.agent_vel[1], [0.225, 0.2], atol=ATOL)
+    np.testing.assert_allclose(nxt.inner.world.agent_pos[1], [0.2225, -0.08], atol=ATOL)
+    # The speaker is immovable: exactly where it was, at rest.
+    np.testing.assert_array_equal(nxt.inner.world.agent_pos[0], [0.5, 0.5])
+    np.testing.assert_array_equal(nxt.inner.world.agent_vel[0], [0.0, 0.0])
+    np.testing.assert_array_equal(nxt.inner.world.landmark_pos, state.inner.world.landmark_pos)
+    # The reward of the world after the step.
+    dist2 = (1.0 - 0.2225) ** 2 + 0.08**2
+    np.testing.assert_allclose(nxt.reward, [-2 * dist2] * 2, rtol=1e-5)
+    with pytest.raises(ValueError, match="action"):
+        env.step(state, jnp.array([0, 0, 0]))
+
+
+def test_speaker_message_reaches_listener_in_the_same_step():
+    """The original sets `c` from the step's action inside `world.step()`, before the
+    observations: the message of step t is in the observation step t returns."""
+    env = SimpleSpeakerListener()
+    state = env.reset(jax.random.key(0))
+    np.testing.assert_array_equal(state.obs[1, 8:], [0.0, 0.0, 0.0])  # silent at reset
+    colour = np.asarray(state.obs[0, :3])
+    for message in (2, 0, 1):
+        state = env.step(state, jnp.array([message, 0]))
+        np.testing.assert_array_equal(state.obs[1, 8:], np.eye(3)[message])
+        np.testing.assert_array_equal(state.obs[0, :3], colour)  # the goal stays
+        np.testing.assert_array_equal(state.obs[0, 3:], 0.0)
+
+
+def test_speaker_listener_truncation_and_still_speaker():
+    env = envs.make("mpe/simple_speaker_listener")
+    state = env.reset(jax.random.key(5))
+    start = state.inner.world.agent_pos
+    assert np.all(np.abs(np.asarray(state.inner.world.landmark_pos)) <= 1.0)
+    assert int(state.inner.goal) in (0, 1, 2)
+    np.testing.assert_allclose(state.obs[0, :3], LANDMARK_COLORS[int(state.inner.goal)])
+    actions = jnp.stack([jnp.arange(25) % 3, jnp.full(25, 2)], axis=1)
+
+    def step(state, action):
+        state = env.step(state, action)
+        return state, (state.truncated, state.terminated, state.inner.world.agent_pos,
+                       state.inner.world.agent_vel)
+
+    _, (truncated, terminated, pos, vel) = jax.lax.scan(step, state, actions)
+    assert truncated.tolist() == [False] * 24 + [True] and not terminated.any()
+    np.testing.assert_array_equal(pos[:, 0], np.broadcast_to(start[0], (25, 2)))
+    np.testing.assert_array_equal(vel[:, 0], 0.0)
+    assert np.all(np.diff(np.asarray(pos[:, 1, 0])) > 0)  # the listener keeps moving right
+
+
+def test_speaker_listener_jitted_episode_compiles_once_and_is_deterministic():
+    vec = envs.vectorize(envs.make("mpe/simple_speaker_listener"), 8)
+
+    @jax.jit
+    @eqx.debug.assert_max_traces(max_traces=1)
+    def episode(key):
+        reset_key, act_key = jax.random.split(key)
+
+        def step(state, k):
+            speak_key, move_key = jax.random.split(k)
+            action = jnp.stack([jax.random.randint(speak_key, (8,), 0, 3),
+                                jax.random.randint(move_key, (8,), 0, 5)], axis=1)
+            state = vec.step(state, action)
+            return state, (state.reward, state.truncated, state.obs)
+
+        return jax.lax.scan(step, vec.reset(reset_key), jax.random.split(act_key, 25))
+
+    final, (rewards, truncated, obs) = episode(jax.random.key(7))
+    again, (rewards_again, _, obs_again) = episode(jax.random.key(7))
+    _, (other_rewards, _, _) = episode(jax.random.key(8))
+    assert rewards.shape == (25, 8, 2) and obs.shape == (25, 8, 2, 11)
+    assert truncated[-1].all() and not truncated[:-1].any()
+    assert np.all(np.asarray(rewards) <= 0.0)
+    np.testing.assert_array_equal(rewards[..., 0], rewards[..., 1])
+    np.testing.assert_array_equal(obs[:, :, 0, 3:], 0.0)  # the speaker's padding
+    np.testing.assert_array_equal(rewards, rewards_again)
+    np.testing.assert_array_equal(obs, obs_again)
+    np.testing.assert_array_equal(final.obs, again.obs)
     assert not np.array_equal(rewards, other_rewards)

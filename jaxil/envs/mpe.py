@@ -1,8 +1,10 @@
-"""Multi-agent particle environments (MPE; Lowe et al., 2017) in pure JAX: `simple_spread`.
+"""Multi-agent particle environments (MPE; Lowe et al., 2017) in pure JAX: `simple_spread`
+and `simple_speaker_listener`.
 
 Facts follow the original `openai/multiagent-particle-envs` (`multiagent/core.py`,
-`environment.py`, `scenarios/simple_spread.py`); `jaxil.envs.make("mpe/simple_spread")`
-builds the env with its 25-step time limit.
+`environment.py`, `scenarios/simple_spread.py`, `scenarios/simple_speaker_listener.py`);
+`jaxil.envs.make("mpe/simple_spread")` and `make("mpe/simple_speaker_listener")` build the
+envs with their 25-step time limits.
 
 World: discs in the plane, `dt = 0.1`, damping `0.25`, mass `1`. One step of the world:
   1. action force `u_i = 5 m_i`, sensitivity 5 times the move `m_i`; discrete actions
@@ -36,6 +38,25 @@ Reward with `D = sum_k min_j |p_j - l_k|` (after the step) and `collide(i, j)` t
 Actions: discrete `[N]` int32 by default; `continuous=True` gives the original MPE's
 continuous movement, `[N, 2]` float32 in `[-1, 1]` (clipped to it), `u_i = 5 a_i`.
 The env never terminates; episodes only end by truncation at the time limit.
+
+simple_speaker_listener (cooperative communication): 2 agents of size 0.075 and 3
+landmarks of size 0.04, nothing collides (so no contact forces), all positions uniform in
+`[-1, 1]^2`, agents at rest, a goal landmark drawn uniformly. Communication dim 3.
+  - agent 0, the speaker: immovable (it keeps its reset position and zero velocity),
+    not silent. Action `Discrete(3)`: message `m`, its utterance becomes
+    `c = one_hot(m, 3)` (it has no physical action). Observation `[3]`: the goal
+    landmark's colour (`LANDMARK_COLORS`: red, green, blue for landmarks 0, 1, 2).
+  - agent 1, the listener: movable, silent, sensitivity 5 (no `accel`), world damping and
+    mass, no speed limit. Action `Discrete(5)`: the moves above. Observation `[11]`:
+    `[v_1 (2), l_k - p_1 for each landmark k (6), c (3): the speaker's utterance]`.
+The speaker's row is zero-padded to 11 (its true size 3 is in its `EnvSpec`).
+Message timing, as in the original: `world.step()` sets the utterance state `c` from the
+action of that same step (after integrating, before the observations are computed), so the
+message sent at step `t` is in the observation that step `t` returns, i.e. the listener
+acts on it at step `t + 1`; at reset `c = 0`.
+Reward, after the step: every agent receives the sum over both agents of the scenario
+reward `-|p_1 - l_goal|^2` (the original env sums rewards of `collaborative` worlds), i.e.
+`-2 |p_1 - l_goal|^2`. Never terminates; truncated at 25 steps.
 """
 
 from __future__ import annotations
@@ -46,8 +67,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxil.envs.base import EnvState, base_state
-from jaxil.envs.multiagent import MultiAgentEnv, MultiAgentSpec
-from jaxil.types import Array, Box, Discrete, PRNGKey
+from jaxil.envs.multiagent import MultiAgentEnv, MultiAgentSpec, pad_observations
+from jaxil.types import Array, Box, Discrete, EnvSpec, PRNGKey
 
 DT = 0.1
 DAMPING = 0.25
@@ -59,6 +80,14 @@ COMM_DIM = 2
 SPREAD_AGENT_SIZE = 0.15
 SPREAD_LANDMARK_SIZE = 0.05  # landmarks do not collide: their size only matters for drawing
 SPREAD_EPISODE_STEPS = 25
+SL_COMM_DIM = 3
+SL_NUM_LANDMARKS = 3
+SL_AGENT_SIZE = 0.075  # nothing collides: sizes only matter for drawing
+SL_LANDMARK_SIZE = 0.04
+SL_EPISODE_STEPS = 25
+SL_LISTENER_OBS = 2 + 2 * SL_NUM_LANDMARKS + SL_COMM_DIM  # 11
+# Colours of landmarks 0, 1, 2 (the speaker observes the goal's).
+LANDMARK_COLORS = ((0.65, 0.15, 0.15), (0.15, 0.65, 0.15), (0.15, 0.15, 0.65))
 
 # Discrete moves 0..4: no-op, left, right, down, up.
 MOVES = ((0.0, 0.0), (-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
@@ -196,5 +225,96 @@ class SimpleSpread(MultiAgentEnv):
         return state._replace(inner=world, obs=spread_observation(world), reward=reward)
 
 
-SCENARIOS = {"simple_spread": SimpleSpread}
+class SpeakerListenerState(NamedTuple):
+    """The dynamic state of simple_speaker_listener.
+
+    Attributes:
+        world: the `ParticleState`: `agent_pos`, `agent_vel` `[2, 2]` (row 0 the speaker,
+            row 1 the listener), `landmark_pos` `[3, 2]`.
+        goal: `[]` int32, the goal landmark's index in `0..2`.
+        comm: `[3]` float32, the speaker's utterance state `c` (one-hot of its last
+            message; zeros at reset).
+    """
+
+    world: ParticleState
+    goal: Array
+    comm: Array
+
+
+def speaker_listener_observation(state: SpeakerListenerState) -> Array:
+    """simple_speaker_listener observations, `[2, 11]` float32: row 0 the speaker's goal
+    colour `[3]` zero-padded, row 1 the listener's `[v_1, l_k - p_1, c]` (module
+    docstring)."""
+    world = state.world
+    colour = jnp.asarray(LANDMARK_COLORS, jnp.float32)[state.goal]
+    listener = jnp.concatenate([
+        world.agent_vel[1],
+        (world.landmark_pos - world.agent_pos[1]).reshape(-1),
+        state.comm,
+    ])
+    return pad_observations([colour, listener], SL_LISTENER_OBS)
+
+
+def speaker_listener_reward(state: SpeakerListenerState) -> Array:
+    """simple_speaker_listener rewards, `[2]` float32: both agents get
+    `-2 |p_1 - l_goal|^2` (the sum over the 2 agents of the shared scenario reward)."""
+    world = state.world
+    dist2 = jnp.sum((world.agent_pos[1] - world.landmark_pos[state.goal]) ** 2)
+    return jnp.full((2,), -2.0 * dist2, jnp.float32)
+
+
+class SimpleSpeakerListener(MultiAgentEnv):
+    """MPE cooperative communication; see the module docstring.
+
+    Actions: `[2]` int32, `action[0]` the speaker's message in `0..2`, `action[1]` the
+    listener's move in `0..4` (values out of range are not checked inside `jit`).
+    """
+
+    def __init__(self):
+        self.spec = MultiAgentSpec("mpe/simple_speaker_listener", (
+            EnvSpec("mpe/simple_speaker_listener", 3, Discrete(SL_COMM_DIM),
+                    SL_EPISODE_STEPS),
+            EnvSpec("mpe/simple_speaker_listener", SL_LISTENER_OBS, Discrete(len(MOVES)),
+                    SL_EPISODE_STEPS),
+        ), SL_EPISODE_STEPS)
+
+    def _state(self, inner: SpeakerListenerState, reward: Array) -> EnvState:
+        return base_state(inner=inner, obs=speaker_listener_observation(inner),
+                          reward=reward)
+
+    def reset(self, key: PRNGKey) -> EnvState:
+        goal_key, agent_key, landmark_key = jax.random.split(key, 3)
+        inner = SpeakerListenerState(
+            world=ParticleState(
+                agent_pos=jax.random.uniform(agent_key, (2, 2), minval=-1.0, maxval=1.0),
+                agent_vel=jnp.zeros((2, 2), jnp.float32),
+                landmark_pos=jax.random.uniform(landmark_key, (SL_NUM_LANDMARKS, 2),
+                                                minval=-1.0, maxval=1.0),
+            ),
+            goal=jax.random.randint(goal_key, (), 0, SL_NUM_LANDMARKS),
+            comm=jnp.zeros((SL_COMM_DIM,), jnp.float32),
+        )
+        return self._state(inner, jnp.zeros((2,), jnp.float32))
+
+    def step(self, state: EnvState, action: Array) -> EnvState:
+        action = jnp.asarray(action)
+        if action.shape != (2,):
+            raise ValueError(f"action: expected shape (2,) (speaker message, listener "
+                             f"move), got {action.shape}")
+        inner: SpeakerListenerState = state.inner
+        world = inner.world
+        # Only the listener moves; no contact forces (nothing collides).
+        force = SENSITIVITY * discrete_moves(action[1:])
+        pos, vel = integrate(world.agent_pos[1:], world.agent_vel[1:], force)
+        world = world._replace(
+            agent_pos=jnp.concatenate([world.agent_pos[:1], pos]),
+            agent_vel=jnp.concatenate([world.agent_vel[:1], vel]))
+        # The utterance is set in the same world step, before the observations.
+        comm = jax.nn.one_hot(action[0], SL_COMM_DIM, dtype=jnp.float32)
+        inner = inner._replace(world=world, comm=comm)
+        return state._replace(inner=inner, obs=speaker_listener_observation(inner),
+                              reward=speaker_listener_reward(inner))
+
+
+SCENARIOS = {"simple_spread": SimpleSpread, "simple_speaker_listener": SimpleSpeakerListener}
 """MPE scenarios by the name `jaxil.envs.make("mpe/<name>")` takes."""
