@@ -252,8 +252,17 @@ def test_vmapped_reset_and_step():
     np.testing.assert_array_equal(nxt.reward, nxt.reward[:, :1].repeat(3, axis=1))
 
 
-def test_jitted_episode_compiles_once_and_is_deterministic():
-    vec = envs.vectorize(envs.make("mpe/simple_spread"), 16)
+def _random_actions(key, num_actions: tuple[int, ...], num_envs: int):
+    """`[num_envs, N]` uniformly random discrete actions, agent `i` in `[0, num_actions[i])`."""
+    keys = jax.random.split(key, len(num_actions))
+    return jnp.stack([jax.random.randint(k, (num_envs,), 0, n)
+                      for k, n in zip(keys, num_actions, strict=True)], axis=1)
+
+
+@pytest.mark.parametrize("name, num_actions, num_envs", [
+    ("mpe/simple_spread", (5, 5, 5), 16), ("mpe/simple_speaker_listener", (3, 5), 8)])
+def test_jitted_episode_compiles_once_and_is_deterministic(name, num_actions, num_envs):
+    vec = envs.vectorize(envs.make(name), num_envs)
 
     @jax.jit
     @eqx.debug.assert_max_traces(max_traces=1)
@@ -261,18 +270,24 @@ def test_jitted_episode_compiles_once_and_is_deterministic():
         reset_key, act_key = jax.random.split(key)
 
         def step(state, k):
-            state = vec.step(state, jax.random.randint(k, (16, 3), 0, 5))
-            return state, (state.reward, state.truncated, state.info["final_obs"])
+            state = vec.step(state, _random_actions(k, num_actions, num_envs))
+            return state, (state.reward, state.truncated, state.obs, state.info["final_obs"])
 
         return jax.lax.scan(step, vec.reset(reset_key), jax.random.split(act_key, 25))
 
-    final, (rewards, truncated, final_obs) = episode(jax.random.key(7))
-    again, (rewards_again, _, final_obs_again) = episode(jax.random.key(7))
-    _, (other_rewards, _, _) = episode(jax.random.key(8))
-    assert rewards.shape == (25, 16, 3)
+    final, (rewards, truncated, obs, final_obs) = episode(jax.random.key(7))
+    again, (rewards_again, _, obs_again, final_obs_again) = episode(jax.random.key(7))
+    _, (other_rewards, _, _, _) = episode(jax.random.key(8))
+    n = len(num_actions)
+    assert rewards.shape == (25, num_envs, n)
     assert truncated[-1].all() and not truncated[:-1].any()
-    assert np.isfinite(np.asarray(rewards)).all()
+    assert np.isfinite(np.asarray(rewards)).all() and np.all(np.asarray(rewards) <= 0.0)
+    np.testing.assert_array_equal(rewards, rewards[..., :1].repeat(n, axis=-1))  # shared
+    spec = envs.make(name).spec
+    mask = np.asarray(spec.observation_mask())
+    np.testing.assert_array_equal(np.asarray(obs)[..., ~mask], 0.0)  # padding stays zero
     np.testing.assert_array_equal(rewards, rewards_again)
+    np.testing.assert_array_equal(obs, obs_again)
     np.testing.assert_array_equal(final_obs, final_obs_again)
     np.testing.assert_array_equal(final.obs, again.obs)
     np.testing.assert_array_equal(jax.random.key_data(final.info["rng"]),
@@ -375,32 +390,3 @@ def test_speaker_listener_truncation_and_still_speaker():
     assert np.all(np.diff(np.asarray(pos[:, 1, 0])) > 0)  # the listener keeps moving right
 
 
-def test_speaker_listener_jitted_episode_compiles_once_and_is_deterministic():
-    vec = envs.vectorize(envs.make("mpe/simple_speaker_listener"), 8)
-
-    @jax.jit
-    @eqx.debug.assert_max_traces(max_traces=1)
-    def episode(key):
-        reset_key, act_key = jax.random.split(key)
-
-        def step(state, k):
-            speak_key, move_key = jax.random.split(k)
-            action = jnp.stack([jax.random.randint(speak_key, (8,), 0, 3),
-                                jax.random.randint(move_key, (8,), 0, 5)], axis=1)
-            state = vec.step(state, action)
-            return state, (state.reward, state.truncated, state.obs)
-
-        return jax.lax.scan(step, vec.reset(reset_key), jax.random.split(act_key, 25))
-
-    final, (rewards, truncated, obs) = episode(jax.random.key(7))
-    again, (rewards_again, _, obs_again) = episode(jax.random.key(7))
-    _, (other_rewards, _, _) = episode(jax.random.key(8))
-    assert rewards.shape == (25, 8, 2) and obs.shape == (25, 8, 2, 11)
-    assert truncated[-1].all() and not truncated[:-1].any()
-    assert np.all(np.asarray(rewards) <= 0.0)
-    np.testing.assert_array_equal(rewards[..., 0], rewards[..., 1])
-    np.testing.assert_array_equal(obs[:, :, 0, 3:], 0.0)  # the speaker's padding
-    np.testing.assert_array_equal(rewards, rewards_again)
-    np.testing.assert_array_equal(obs, obs_again)
-    np.testing.assert_array_equal(final.obs, again.obs)
-    assert not np.array_equal(rewards, other_rewards)
