@@ -192,6 +192,44 @@ def agent_batch(batch: RolloutBatch, agent_ids: bool = True) -> RolloutBatch:
     return RolloutBatch(transitions, fold(batch.raw_actions), fold(batch.log_probs))
 
 
+def init_mappo_learner(env: Env, config: MAPPOConfig, key: PRNGKey) -> PPOLearner:
+    """A fresh shared `PPOLearner` for the agents of `env` (actor on `agent_spec`, critic
+    on `critic_input_size`)."""
+    spec = agent_spec(env.spec, config)
+    return init_learner(spec, config.ppo, key, critic_input_size(env.spec, config))
+
+
+def learn_agents(learner: PPOLearner, rollout: RolloutBatch, rewards: Array, key: PRNGKey,
+                 env: Env, config: MAPPOConfig) -> tuple[PPOLearner, dict]:
+    """PPO's `learn` on a multi-agent rollout `[T, B, N]` with per-agent `rewards[T, B, N]`
+    (the env's own, or an imitation method's), as `[T, B * N]` agent-steps
+    (`agent_batch`), the centralised critic's inputs built when `config` asks for it."""
+    num_agents, obs_size = env.spec.num_agents, env.spec.observation_size
+    value_inputs = None
+    if config.centralized_critic:
+        def value_inputs(obs: Array) -> Array:
+            return centralized_inputs(obs, num_agents, obs_size, config.agent_ids)
+
+    flat = agent_batch(rollout, config.agent_ids)
+    t, b, n = rewards.shape
+    return learn(learner, flat, jnp.reshape(rewards, (t, b * n)), key, config.ppo,
+                 value_inputs)
+
+
+def team_episodes(episodes, tr: Transition):
+    """`track_episodes` of the team return: the mean over agents of `tr.reward[T, B, N]`."""
+    return track_episodes(episodes, jnp.mean(tr.reward, axis=-1),
+                          tr.terminated | tr.truncated)
+
+
+def multiagent_policy(learner: PPOLearner, env: Env, config: MAPPOConfig
+                      ) -> MultiAgentPolicy:
+    """The shared actor of `learner` acting for every agent of `env` (deterministic or
+    sampling as `config.ppo.deterministic_policy` says)."""
+    actor = learner.policy.with_deterministic(config.ppo.deterministic_policy)
+    return MultiAgentPolicy(actor, env.spec.num_agents, config.agent_ids)
+
+
 def mappo(env: Env, config: MAPPOConfig | None = None) -> Algorithm:
     """MAPPO on a multi-agent `env` as an `Algorithm` (design: the module docstring).
 
@@ -217,30 +255,17 @@ def mappo(env: Env, config: MAPPOConfig | None = None) -> Algorithm:
             that does not fit (naming the field).
     """
     config = MAPPOConfig() if config is None else config
-    spec = check_mappo_config(env, config)
-    num_agents, obs_size = env.spec.num_agents, env.spec.observation_size
+    check_mappo_config(env, config)
     venv = vectorize(env, config.ppo.num_envs)
-    value_inputs = None
-    if config.centralized_critic:
-        def value_inputs(obs: Array) -> Array:
-            return centralized_inputs(obs, num_agents, obs_size, config.agent_ids)
-
-    def track(episodes, tr: Transition):  # the team return: the mean over agents
-        return track_episodes(episodes, jnp.mean(tr.reward, axis=-1),
-                              tr.terminated | tr.truncated)
-
-    def learn_agents(learner: PPOLearner, rollout: RolloutBatch, key: PRNGKey):
-        flat = agent_batch(rollout, config.agent_ids)
-        return learn(learner, flat, flat.transitions.reward, key, config.ppo, value_inputs)
-
-    init = online_init(venv, config.ppo, lambda key: init_learner(
-        spec, config.ppo, key, critic_input_size(env.spec, config)))
+    init = online_init(venv, config.ppo, lambda key: init_mappo_learner(env, config, key))
     update = online_update(
         lambda env_state, learner, key: collect(venv, env_state, learner, key, config),
-        track, learn_agents)
+        team_episodes,
+        lambda learner, rollout, key: learn_agents(learner, rollout,
+                                                   rollout.transitions.reward, key, env,
+                                                   config))
 
     def policy(state: PPOState) -> MultiAgentPolicy:
-        actor = state.learner.policy.with_deterministic(config.ppo.deterministic_policy)
-        return MultiAgentPolicy(actor, num_agents, config.agent_ids)
+        return multiagent_policy(state.learner, env, config)
 
     return Algorithm(init, update, policy, env.spec)
