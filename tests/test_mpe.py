@@ -1,5 +1,5 @@
 """Tests of jaxil.envs.multiagent (the protocol) and jaxil.envs.mpe (simple_spread,
-simple_speaker_listener)."""
+simple_speaker_listener, simple_push, simple_tag)."""
 
 from __future__ import annotations
 
@@ -17,16 +17,25 @@ from jaxil.envs import AutoReset, MultiAgentEnv, MultiAgentSpec, TimeLimit, base
 from jaxil.envs.mpe import (
     LANDMARK_COLORS,
     MOVES,
+    PUSH_GOOD_COLORS,
     ParticleState,
+    PushState,
+    SimplePush,
     SimpleSpeakerListener,
     SimpleSpread,
+    SimpleTag,
     SpeakerListenerState,
     contact_forces,
     discrete_moves,
+    push_observation,
+    push_reward,
     speaker_listener_observation,
     speaker_listener_reward,
     spread_observation,
     spread_reward,
+    tag_bound,
+    tag_observation,
+    tag_reward,
 )
 from jaxil.envs.multiagent import is_multiagent, pad_observations
 from jaxil.types import Box, Discrete, EnvSpec
@@ -260,7 +269,8 @@ def _random_actions(key, num_actions: tuple[int, ...], num_envs: int):
 
 
 @pytest.mark.parametrize("name, num_actions, num_envs", [
-    ("mpe/simple_spread", (5, 5, 5), 16), ("mpe/simple_speaker_listener", (3, 5), 8)])
+    ("mpe/simple_spread", (5, 5, 5), 16), ("mpe/simple_speaker_listener", (3, 5), 8),
+    ("mpe/simple_push", (5, 5), 8), ("mpe/simple_tag", (5, 5, 5, 5), 8)])
 def test_jitted_episode_compiles_once_and_is_deterministic(name, num_actions, num_envs):
     vec = envs.vectorize(envs.make(name), num_envs)
 
@@ -281,8 +291,14 @@ def test_jitted_episode_compiles_once_and_is_deterministic(name, num_actions, nu
     n = len(num_actions)
     assert rewards.shape == (25, num_envs, n)
     assert truncated[-1].all() and not truncated[:-1].any()
-    assert np.isfinite(np.asarray(rewards)).all() and np.all(np.asarray(rewards) <= 0.0)
-    np.testing.assert_array_equal(rewards, rewards[..., :1].repeat(n, axis=-1))  # shared
+    assert np.isfinite(np.asarray(rewards)).all()
+    # One reward per team (cooperative envs: shared by all); good agents' never positive.
+    teams = np.asarray(envs.make(name).unwrapped.teams)
+    for team in np.unique(teams):
+        team_rewards = np.asarray(rewards)[..., teams == team]
+        np.testing.assert_array_equal(team_rewards, team_rewards[..., :1].repeat(
+            team_rewards.shape[-1], axis=-1))
+    assert np.all(np.asarray(rewards)[..., teams == 1] <= 0.0)
     spec = envs.make(name).spec
     mask = np.asarray(spec.observation_mask())
     np.testing.assert_array_equal(np.asarray(obs)[..., ~mask], 0.0)  # padding stays zero
@@ -390,3 +406,138 @@ def test_speaker_listener_truncation_and_still_speaker():
     assert np.all(np.diff(np.asarray(pos[:, 1, 0])) > 0)  # the listener keeps moving right
 
 
+
+
+# ------------------------------------------------------------------------ push, tag
+
+
+def test_teams():
+    assert SimpleSpread(4).teams == (1, 1, 1, 1)
+    assert SimpleSpeakerListener().teams == (1, 1)
+    assert SimplePush().teams == (0, 1)
+    assert envs.make("mpe/simple_tag").unwrapped.teams == (0, 0, 0, 1)
+    assert SimpleTag(num_good=2, num_adversaries=1).teams == (0, 1, 1)
+    with pytest.raises(AttributeError):
+        SimplePush().teams = (1, 1)
+
+
+def push_state():
+    """Adversary (agent 0) at rest at the origin, the good agent 0.08 to its right moving
+    right (0.2, 0): they overlap (radii 0.05 + 0.05). Goal landmark 1 at (0, 0.05),
+    overlapping the adversary (landmarks do not collide)."""
+    inner = PushState(world([[0.0, 0.0], [0.08, 0.0]], [[0.0, 0.0], [0.2, 0.0]],
+                            [[0.5, 0.5], [0.0, 0.05]]), jnp.asarray(1, jnp.int32))
+    return base_state(inner=inner, obs=jax.jit(push_observation)(inner),
+                      reward=jnp.zeros(2))
+
+
+def test_push_spec_observations_and_rewards_by_hand():
+    env = envs.make("mpe/simple_push")
+    spec = env.spec
+    assert spec.max_episode_steps == 25 and spec.observation_sizes == (8, 19)
+    assert spec.action_space == Discrete(5)
+    state = push_state()
+    np.testing.assert_allclose(state.obs[0], [
+        0.0, 0.0,                               # own velocity
+        0.5, 0.5, 0.0, 0.05,                    # landmarks - own position
+        0.08, 0.0,                              # the good agent - own position
+    ] + [0.0] * 11, atol=ATOL)
+    np.testing.assert_allclose(state.obs[1], [
+        0.2, 0.0,                               # own velocity
+        -0.08, 0.05,                            # goal - own position
+        0.25, 0.25, 0.75,                       # own colour: the goal's (blue) tint
+        0.42, 0.5, -0.08, 0.05,                 # landmarks - own position
+        0.1, 0.9, 0.1, 0.1, 0.1, 0.9,           # landmark colours: green, blue
+        -0.08, 0.0,                             # the adversary - own position
+    ], atol=ATOL)
+    good, adversary = math.sqrt(0.08**2 + 0.05**2), 0.05  # distances to the goal
+    np.testing.assert_allclose(jax.jit(push_reward)(state.inner), [good - adversary, -good],
+                               rtol=1e-5)
+    # One step: adversary right, good agent still. Contact: penetration 0.02, force 2.
+    # Adversary: v' = 0.1 (5 - 2, 0); good agent: v' = 0.75 (0.2, 0) + 0.1 (2, 0).
+    nxt = jax.jit(SimplePush().step)(state, jnp.array([2, 0]))  # jit: cheaper than eager
+    np.testing.assert_allclose(nxt.inner.world.agent_vel, [[0.3, 0.0], [0.35, 0.0]],
+                               atol=ATOL)
+    np.testing.assert_allclose(nxt.inner.world.agent_pos, [[0.03, 0.0], [0.115, 0.0]],
+                               atol=ATOL)
+    np.testing.assert_array_equal(nxt.inner.world.landmark_pos, state.inner.world.landmark_pos)
+    good, adversary = math.sqrt(0.115**2 + 0.05**2), math.sqrt(0.03**2 + 0.05**2)
+    np.testing.assert_allclose(nxt.reward, [good - adversary, -good], rtol=1e-5)
+    reset = jax.jit(env.reset)(jax.random.key(2))
+    np.testing.assert_allclose(reset.obs[1, 4:7], PUSH_GOOD_COLORS[int(reset.inner.goal)])
+
+
+# Adversary 0 overlaps the good agent (0.1 apart, radii 0.075 + 0.05), adversary 1
+# overlaps obstacle 1 (0.25 apart, radii 0.075 + 0.2), adversary 2 and the good agent
+# will go faster than their max speeds; nothing else is within reach.
+TAG_WORLD = dict(
+    agent_pos=[[0.0, 0.0], [-0.5, -0.25], [0.8, 0.8], [0.1, 0.0]],
+    agent_vel=[[0.0, 0.0], [0.0, 0.0], [0.8, 1.6], [1.0, 0.0]],
+    landmark_pos=[[0.0, 0.5], [-0.5, -0.5]],
+)
+
+
+# Jitted: one compilation costs less than many small eager ones.
+tag_observation_jit = jax.jit(tag_observation, static_argnums=1)
+tag_reward_jit = jax.jit(tag_reward, static_argnums=(1, 2))
+
+
+def test_tag_one_step_by_hand():
+    w = world(**TAG_WORLD)
+    state = base_state(inner=w, obs=tag_observation_jit(w, 3), reward=jnp.zeros(4))
+    nxt = jax.jit(SimpleTag().step)(state, jnp.array([0, 4, 2, 2]))
+    # Adversary 0: contact force 100 * 0.025 = 2.5 along -x; v' = (-0.25, 0).
+    # Adversary 1: accel 3 up + obstacle contact 2.5 up; v' = (0, 0.55).
+    # Adversary 2: v' = 0.75 (0.8, 1.6) + 0.1 (3, 0) = (0.9, 1.2), speed 1.5 -> 1.0.
+    # Good agent: v' = 0.75 (1, 0) + 0.1 (4 + 2.5, 0) = (1.4, 0), speed -> 1.3.
+    expected_vel = [[-0.25, 0.0], [0.0, 0.55], [0.6, 0.8], [1.3, 0.0]]
+    expected_pos = [[-0.025, 0.0], [-0.5, -0.195], [0.86, 0.88], [0.23, 0.0]]
+    np.testing.assert_allclose(nxt.inner.agent_vel, expected_vel, atol=ATOL)
+    np.testing.assert_allclose(nxt.inner.agent_pos, expected_pos, atol=ATOL)
+    np.testing.assert_array_equal(nxt.inner.landmark_pos, w.landmark_pos)  # immovable
+    np.testing.assert_allclose(nxt.reward, [0.0] * 4, atol=ATOL)  # no catch after the step
+    # Continuous moves: the same step.
+    moves = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    cont = SimpleTag(continuous=True)
+    assert cont.spec.action_space == Box((2,), -1.0, 1.0)
+    np.testing.assert_allclose(jax.jit(cont.step)(state, moves).inner.agent_pos,
+                               expected_pos, atol=ATOL)
+    reset = jax.jit(envs.make("mpe/simple_tag").reset)(jax.random.key(0))
+    assert np.all(np.abs(np.asarray(reset.inner.landmark_pos)) <= 0.9)
+
+
+def test_tag_observations_and_rewards_by_hand():
+    spec = envs.make("mpe/simple_tag").spec
+    assert spec.observation_sizes == (16, 16, 16, 14) and spec.max_episode_steps == 25
+    obs = tag_observation_jit(world(**TAG_WORLD), 3)
+    assert obs.shape == (4, 16)
+    np.testing.assert_allclose(obs[0], [
+        0.0, 0.0, 0.0, 0.0,                     # own velocity, own position
+        0.0, 0.5, -0.5, -0.5,                   # obstacles - own position
+        -0.5, -0.25, 0.8, 0.8, 0.1, 0.0,        # agents 1, 2, 3 - own position
+        1.0, 0.0,                               # the good agent's velocity
+    ], atol=ATOL)
+    np.testing.assert_allclose(obs[2, 8:], [-0.8, -0.8, -1.3, -1.05, -0.7, -0.8, 1.0, 0.0],
+                               atol=ATOL)
+    np.testing.assert_allclose(obs[3], [
+        1.0, 0.0, 0.1, 0.0,                     # own velocity, own position
+        -0.1, 0.5, -0.6, -0.5,                  # obstacles - own position
+        -0.1, 0.0, -0.6, -0.25, 0.7, 0.8,       # adversaries - own position
+        0.0, 0.0,                               # padding (no other good agent)
+    ], atol=ATOL)
+    # Adversary 0 catches the good agent: +10 for every adversary, -10 for the good agent.
+    np.testing.assert_allclose(tag_reward_jit(world(**TAG_WORLD), 3), [10, 10, 10, -10])
+    np.testing.assert_allclose(jax.jit(tag_bound)(jnp.array([0.5, 0.95, 1.0, 1.5, 3.0])),
+                               [0.0, 0.5, 1.0, math.e, 10.0], rtol=1e-5)
+    # Two adversaries catch the good agent near the corner: bound(0.95) + bound(1.1).
+    w = world([[0.95, -1.0], [0.95, -1.2], [0.0, 0.0], [0.95, -1.1]], np.zeros((4, 2)),
+              [[0.0, 0.5], [-0.5, -0.5]])
+    good = -20 - 0.5 - math.exp(0.2)
+    np.testing.assert_allclose(tag_reward_jit(w, 3), [20, 20, 20, good], rtol=1e-5)
+    # Optional shaping: + 0.1 (sum of distances to adversaries) for the good agent, and
+    # - 0.1 (sum over adversaries of the nearest good agent's distance) for adversaries.
+    shaping = 0.1 * (0.1 + 0.1 + math.hypot(0.95, 1.1))
+    np.testing.assert_allclose(tag_reward_jit(w, 3, True),
+                               [20 - shaping] * 3 + [good + shaping], rtol=1e-5)
+    with pytest.raises(ValueError, match="num_good"):
+        SimpleTag(num_good=0)

@@ -2,10 +2,11 @@
 
 `make(name)` returns a ready environment with its time limit: built-ins by bare name
 (`cartpole`, `pendulum`, `pointmass`, `obstacle_nav`), the pure-JAX multi-agent particle
-envs as `mpe/<name>` (`mpe/simple_spread`, `mpe/simple_speaker_listener`; protocol in
-`jaxil.envs.multiagent`), Brax envs as `brax/<name>`, MuJoCo Playground envs as
-`playground/<name>`. `jaxil.envs.navigation` holds `obstacle_nav`'s scripted two-sided
-expert, its multimodal demonstrations and success / side helpers.
+envs as `mpe/<name>` (`mpe/simple_spread`, `mpe/simple_speaker_listener`,
+`mpe/simple_push`, `mpe/simple_tag`; protocol in `jaxil.envs.multiagent`), Brax envs as
+`brax/<name>`, MuJoCo Playground envs as `playground/<name>`. `jaxil.envs.navigation`
+holds `obstacle_nav`'s scripted two-sided expert, its multimodal demonstrations and
+success / side helpers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from jaxil.envs import mpe, multiagent, navigation
 from jaxil.envs.adapters import BraxEnv, PlaygroundEnv
 from jaxil.envs.base import Env, EnvState, base_state
 from jaxil.envs.cartpole import CartPole
-from jaxil.envs.mpe import SimpleSpeakerListener, SimpleSpread
+from jaxil.envs.mpe import SimplePush, SimpleSpeakerListener, SimpleSpread, SimpleTag
 from jaxil.envs.multiagent import MultiAgentEnv, MultiAgentSpec, is_multiagent
 from jaxil.envs.navigation import ObstacleNav
 from jaxil.envs.pendulum import Pendulum
@@ -86,6 +87,7 @@ def make(name: str, *, max_episode_steps: int | None = None, **kwargs: Any) -> E
 __all__ = [
     "AutoReset", "BraxEnv", "CartPole", "Env", "EnvState", "LatentCode", "MultiAgentEnv",
     "MultiAgentSpec", "ObstacleNav", "Pendulum", "PlaygroundEnv", "PointMass",
-    "SimpleSpeakerListener", "SimpleSpread", "TimeLimit", "VmapEnv", "Wrapper", "base_state",
-    "is_multiagent", "make", "mpe", "multiagent", "names", "navigation", "register", "vectorize",
+    "SimplePush", "SimpleSpeakerListener", "SimpleSpread", "SimpleTag", "TimeLimit", "VmapEnv",
+    "Wrapper", "base_state", "is_multiagent", "make", "mpe", "multiagent", "names",
+    "navigation", "register", "vectorize",
 ]

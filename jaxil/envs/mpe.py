@@ -1,20 +1,30 @@
-"""Multi-agent particle environments (MPE; Lowe et al., 2017) in pure JAX: `simple_spread`
-and `simple_speaker_listener`.
+"""Multi-agent particle environments (MPE; Lowe et al., 2017) in pure JAX: the cooperative
+`simple_spread` and `simple_speaker_listener`, the competitive `simple_push` (keep-away)
+and `simple_tag` (predator-prey).
 
 Facts follow the original `openai/multiagent-particle-envs` (`multiagent/core.py`,
-`environment.py`, `scenarios/simple_spread.py`, `scenarios/simple_speaker_listener.py`);
-`jaxil.envs.make("mpe/simple_spread")` and `make("mpe/simple_speaker_listener")` build the
-envs with their 25-step time limits.
+`environment.py`, `scenarios/simple_spread.py`, `simple_speaker_listener.py`,
+`simple_push.py`, `simple_tag.py`); `jaxil.envs.make("mpe/<scenario>")` builds each env
+with its 25-step time limit.
 
-World: discs in the plane, `dt = 0.1`, damping `0.25`, mass `1`. One step of the world:
-  1. action force `u_i = 5 m_i`, sensitivity 5 times the move `m_i`; discrete actions
-     `0..4` are no-op, left `(-1, 0)`, right `(1, 0)`, down `(0, -1)`, up `(0, 1)`;
-  2. contact force between every pair of colliding entities (only agents in
-     simple_spread: landmarks neither collide nor move), with `d_ij = |p_i - p_j|`:
+Teams: every env has a read-only `teams` property, a tuple with one int per agent in
+agent order, `0` (`ADVERSARY`) for an adversary and `1` (`GOOD`) for a good agent;
+cooperative envs are all `1`. Adversaries come first, as in the original `world.agents`.
+Rewards are per agent: cooperative envs repeat the team's summed reward, competitive ones
+give each agent its own.
+
+World: discs in the plane, `dt = 0.1`, damping `0.25`, mass `1`. One step of the world
+(`particle_step`):
+  1. action force `u_i = a_i m_i`, the sensitivity `a_i` (`accel`, 5 unless the scenario
+     sets it) times the move `m_i`; discrete actions `0..4` are no-op, left `(-1, 0)`,
+     right `(1, 0)`, down `(0, -1)`, up `(0, 1)`;
+  2. contact force between every pair of colliding entities (immovable landmarks push
+     colliding agents but never move), with `d_ij = |p_i - p_j|`:
      `f_ij = c (p_i - p_j) / d_ij * k softplus(-(d_ij - s_i - s_j) / k)`, `f_ji = -f_ij`,
      for `c = contact_force = 100` and `k = contact_margin = 1e-3`;
-  3. `v' = (1 - damping) v + (u + f) / mass * dt`, then `p' = p + v' dt` (the position
-     moves with the new velocity, as in the original MPE).
+  3. `v' = (1 - damping) v + (u + f) / mass * dt`; an agent with a `max_speed` whose
+     `|v'|` exceeds it has `v'` scaled to that speed (simple_tag); then `p' = p + v' dt`
+     (the position moves with the new velocity, as in the original MPE).
 
 simple_spread (cooperative navigation): `N = 3` agents of size 0.15 and `N` landmarks of
 size 0.05, positions uniform in `[-1, 1]^2`, agents at rest. Agents are silent with a
@@ -57,6 +67,44 @@ acts on it at step `t + 1`; at reset `c = 0`.
 Reward, after the step: every agent receives the sum over both agents of the scenario
 reward `-|p_1 - l_goal|^2` (the original env sums rewards of `collaborative` worlds), i.e.
 `-2 |p_1 - l_goal|^2`. Never terminates; truncated at 25 steps.
+
+simple_push (keep-away): agent 0 the adversary, agent 1 the good agent (`teams (0, 1)`),
+both of the default size 0.05, colliding with each other, silent, sensitivity 5, no speed
+limit. 2 landmarks of size 0.05 that do not collide, one of them the goal (drawn
+uniformly; both agents know it). All positions uniform in `[-1, 1]^2`, agents at rest.
+Colours: landmark 0 green `(0.1, 0.9, 0.1)`, landmark 1 blue `(0.1, 0.1, 0.9)`; the good
+agent `(0.25, 0.25, 0.25)` plus 0.5 on the goal's channel (`PUSH_GOOD_COLORS`).
+Observations (`[2, 19]`, the adversary's row zero-padded):
+  - adversary `[8]`: `[v_0 (2), l_k - p_0 for each landmark k (4), p_1 - p_0 (2)]`;
+  - good agent `[19]`: `[v_1 (2), l_goal - p_1 (2), its colour (3), l_k - p_1 (4), the
+    landmarks' colours (6), p_0 - p_1 (2)]`.
+Rewards (after the step, not summed): with `d_i = |p_i - l_goal|`, the good agent
+`-d_1`, the adversary `d_1 - d_0` (the nearest good agent's distance minus its own).
+Actions: `[2]` moves, or `continuous=True` `[2, 2]` in `[-1, 1]`.
+
+simple_tag (predator-prey): `A = 3` adversaries (agents `0..A-1`, size 0.075, accel 3,
+max speed 1.0) chase `G = 1` good agent (size 0.05, accel 4, max speed 1.3); `L = 2`
+obstacle landmarks of size 0.2 that collide (they push agents and never move). Agents
+uniform in `[-1, 1]^2` at rest, obstacles uniform in `[-0.9, 0.9]^2`. All agents collide
+and are silent. Observation of agent `i`, `[4 + 2L + 2(N - 1) + 2 G_i]` with `G_i` the
+good agents other than `i` (`[16]` for an adversary, `[14]` for the good agent, padded to
+16):
+
+    [v_i (2), p_i (2), l_k - p_i for each obstacle k (2L),
+     p_j - p_i for each other agent j in index order (2(N - 1)),
+     v_j for each other good agent j (2 G_i)]
+
+Rewards (after the step, not summed), with `caught(g, a)` true when
+`|p_g - p_a| < 0.05 + 0.075`:
+  - every adversary: `10 #{(g, a) : caught(g, a)}` over all good agents and all
+    adversaries (the same for the whole team);
+  - good agent `g`: `-10 #{a : caught(g, a)} - sum_d bound(|p_g[d]|)` with `bound(x) = 0`
+    for `x < 0.9`, `10 (x - 0.9)` for `x < 1`, else `min(exp(2x - 2), 10)` (`tag_bound`).
+  - `shape=True` (off by default, as in the original) adds the original's shaping: the
+    good agent `+0.1 sum_a |p_g - p_a|`, every adversary `-0.1 sum_a min_g |p_g - p_a|`.
+`SimpleTag(num_good, num_adversaries, num_obstacles)` changes the counts. Actions: `[N]`
+moves, or `continuous=True` `[N, 2]` in `[-1, 1]` (times each agent's accel).
+Neither competitive env terminates; both are truncated at 25 steps.
 """
 
 from __future__ import annotations
@@ -65,6 +113,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxil.envs.base import EnvState, base_state
 from jaxil.envs.multiagent import MultiAgentEnv, MultiAgentSpec, pad_observations
@@ -88,6 +137,30 @@ SL_EPISODE_STEPS = 25
 SL_LISTENER_OBS = 2 + 2 * SL_NUM_LANDMARKS + SL_COMM_DIM  # 11
 # Colours of landmarks 0, 1, 2 (the speaker observes the goal's).
 LANDMARK_COLORS = ((0.65, 0.15, 0.15), (0.15, 0.65, 0.15), (0.15, 0.15, 0.65))
+PUSH_AGENT_SIZE = 0.05  # the default entity size; the two agents collide
+PUSH_LANDMARK_SIZE = 0.05  # landmarks do not collide
+PUSH_NUM_LANDMARKS = 2
+PUSH_EPISODE_STEPS = 25
+# simple_push colours: landmark k's, and the good agent's when landmark k is the goal.
+PUSH_LANDMARK_COLORS = ((0.1, 0.9, 0.1), (0.1, 0.1, 0.9))
+PUSH_GOOD_COLORS = ((0.25, 0.75, 0.25), (0.25, 0.25, 0.75))
+PUSH_ADVERSARY_OBS = 2 + 2 * PUSH_NUM_LANDMARKS + 2  # 8
+PUSH_GOOD_OBS = 2 + 2 + 3 + 2 * PUSH_NUM_LANDMARKS + 3 * PUSH_NUM_LANDMARKS + 2  # 19
+TAG_ADVERSARY_SIZE = 0.075
+TAG_ADVERSARY_ACCEL = 3.0
+TAG_ADVERSARY_MAX_SPEED = 1.0
+TAG_GOOD_SIZE = 0.05
+TAG_GOOD_ACCEL = 4.0
+TAG_GOOD_MAX_SPEED = 1.3
+TAG_OBSTACLE_SIZE = 0.2  # obstacles collide (they push agents and never move)
+TAG_OBSTACLE_RANGE = 0.9  # obstacles start uniform in [-0.9, 0.9]^2
+TAG_CATCH_REWARD = 10.0
+TAG_SHAPE_WEIGHT = 0.1
+TAG_EPISODE_STEPS = 25
+
+# Teams (`env.teams`): adversaries and good agents.
+ADVERSARY = 0
+GOOD = 1
 
 # Discrete moves 0..4: no-op, left, right, down, up.
 MOVES = ((0.0, 0.0), (-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
@@ -137,24 +210,97 @@ def contact_forces(pos: Array, size: Array, contact_force: float = CONTACT_FORCE
 
 
 def integrate(pos: Array, vel: Array, force: Array, dt: float = DT,
-              damping: float = DAMPING, mass: float = MASS) -> tuple[Array, Array]:
+              damping: float = DAMPING, mass: float = MASS,
+              max_speed: Array | float | None = None) -> tuple[Array, Array]:
     """One damped semi-implicit Euler step: `(p + v' dt, v')` with
-    `v' = (1 - damping) v + force / mass * dt`. All arrays `[N, 2]`."""
+    `v' = (1 - damping) v + force / mass * dt`. All arrays `[N, 2]`.
+
+    `max_speed` (a number or `[N]`; `None`: no limit): a `v'` faster than it is scaled
+    down to that speed along its direction before the position moves (as in `core.py`).
+    """
     vel = vel * (1.0 - damping) + force / mass * dt
+    if max_speed is not None:
+        limit = jnp.broadcast_to(jnp.asarray(max_speed, jnp.float32), vel.shape[:1])[:, None]
+        speed = jnp.sqrt(jnp.sum(vel**2, axis=-1, keepdims=True))
+        too_fast = speed > limit
+        vel = jnp.where(too_fast, vel / jnp.where(too_fast, speed, 1.0) * limit, vel)
     return pos + vel * dt, vel
+
+
+def random_world(agent_key: PRNGKey, landmark_key: PRNGKey, num_agents: int,
+                 num_landmarks: int, landmark_range: float = 1.0) -> ParticleState:
+    """A reset world: agents uniform in `[-1, 1]^2` and at rest, landmarks uniform in
+    `[-landmark_range, landmark_range]^2`."""
+    return ParticleState(
+        agent_pos=jax.random.uniform(agent_key, (num_agents, 2), minval=-1.0, maxval=1.0),
+        agent_vel=jnp.zeros((num_agents, 2), jnp.float32),
+        landmark_pos=jax.random.uniform(landmark_key, (num_landmarks, 2),
+                                        minval=-landmark_range, maxval=landmark_range),
+    )
+
+
+def agent_moves(action: Array, num_agents: int, continuous: bool) -> Array:
+    """Checks the actions' shape and returns the `[N, 2]` moves: `discrete_moves` of `[N]`
+    ints, or `[N, 2]` continuous moves clipped to `[-1, 1]`."""
+    action = jnp.asarray(action)
+    expected = (num_agents, 2) if continuous else (num_agents,)
+    if action.shape != expected:
+        raise ValueError(f"action: expected shape {expected}, got {action.shape}")
+    return jnp.clip(action, -1.0, 1.0) if continuous else discrete_moves(action)
+
+
+def move_space(continuous: bool) -> Box | Discrete:
+    """Every agent's action space: `Box((2,), -1, 1)` or `Discrete(5)`."""
+    return Box((2,), -1.0, 1.0) if continuous else Discrete(len(MOVES))
+
+
+def particle_step(world: ParticleState, move: Array, accel: Array | float,
+                  agent_size: Array | float, landmark_size: float | None = None,
+                  max_speed: Array | float | None = None) -> ParticleState:
+    """One world step of movable, colliding agents among immovable landmarks.
+
+    Args:
+        world: the world before the step.
+        move: `[N, 2]` moves; the action force is `accel * move`.
+        accel: the sensitivity, a number or `[N]` (`SENSITIVITY` unless an agent has an
+            `accel`).
+        agent_size: the agents' radii, a number or `[N]`; all agents collide.
+        landmark_size: the landmarks' radius when they collide (they push agents but never
+            move), `None` when they do not.
+        max_speed: see `integrate`.
+
+    Returns:
+        The world after the step (landmarks where they were).
+    """
+    n, num_landmarks = world.agent_pos.shape[0], world.landmark_pos.shape[0]
+    pos = world.agent_pos
+    size = jnp.broadcast_to(jnp.asarray(agent_size, jnp.float32), (n,))
+    if landmark_size is not None:
+        pos = jnp.concatenate([pos, world.landmark_pos])
+        size = jnp.concatenate([size, jnp.full((num_landmarks,), landmark_size, jnp.float32)])
+    accel = jnp.broadcast_to(jnp.asarray(accel, jnp.float32), (n,))
+    force = accel[:, None] * move + contact_forces(pos, size)[:n]
+    pos, vel = integrate(world.agent_pos, world.agent_vel, force, max_speed=max_speed)
+    return world._replace(agent_pos=pos, agent_vel=vel)
+
+
+def relative_positions(world: ParticleState) -> tuple[Array, Array]:
+    """Each agent's view of the others: `[N, 2L]` `l_k - p_i` for each landmark `k`, and
+    `[N, 2(N - 1)]` `p_j - p_i` for each other agent `j` in index order."""
+    pos = world.agent_pos
+    n = pos.shape[0]
+    landmarks = (world.landmark_pos[None, :, :] - pos[:, None, :]).reshape(n, -1)
+    others = np.asarray([[j for j in range(n) if j != i] for i in range(n)], np.int32)
+    return landmarks, (pos[others] - pos[:, None, :]).reshape(n, -1)
 
 
 def spread_observation(state: ParticleState) -> Array:
     """simple_spread observations, `[N, 4 + 2L + 4(N - 1)]` (layout: module docstring)."""
-    pos, vel = state.agent_pos, state.agent_vel
-    n = pos.shape[0]
-    landmarks = (state.landmark_pos[None, :, :] - pos[:, None, :]).reshape(n, -1)
-    relative = pos[None, :, :] - pos[:, None, :]  # [i, j]: p_j - p_i
-    # Row i keeps the columns j != i, in index order.
-    others = jnp.asarray([[j for j in range(n) if j != i] for i in range(n)], jnp.int32)
-    other_pos = jnp.take_along_axis(relative, others[..., None], axis=1).reshape(n, -1)
+    n = state.agent_pos.shape[0]
+    landmarks, other_pos = relative_positions(state)
     comm = jnp.zeros((n, (n - 1) * COMM_DIM), jnp.float32)  # silent agents
-    return jnp.concatenate([vel, pos, landmarks, other_pos, comm], axis=1)
+    return jnp.concatenate([state.agent_vel, state.agent_pos, landmarks, other_pos, comm],
+                           axis=1)
 
 
 def spread_reward(state: ParticleState, agent_size: float = SPREAD_AGENT_SIZE,
@@ -192,35 +338,25 @@ class SimpleSpread(MultiAgentEnv):
         self.local_ratio = None if local_ratio is None else float(local_ratio)
         self.continuous = bool(continuous)
         obs_size = 4 + 2 * num_agents + 4 * (num_agents - 1)
-        space = Box((2,), -1.0, 1.0) if continuous else Discrete(len(MOVES))
         self.spec = MultiAgentSpec.homogeneous("mpe/simple_spread", num_agents, obs_size,
-                                               space, SPREAD_EPISODE_STEPS)
+                                               move_space(continuous), SPREAD_EPISODE_STEPS)
+
+    @property
+    def teams(self) -> tuple[int, ...]:
+        """All agents are good agents (team 1): `(1,) * N`."""
+        return (GOOD,) * self.num_agents
 
     def _state(self, world: ParticleState, reward: Array) -> EnvState:
         return base_state(inner=world, obs=spread_observation(world), reward=reward)
 
     def reset(self, key: PRNGKey) -> EnvState:
         n = self.num_agents
-        agent_key, landmark_key = jax.random.split(key)
-        world = ParticleState(
-            agent_pos=jax.random.uniform(agent_key, (n, 2), minval=-1.0, maxval=1.0),
-            agent_vel=jnp.zeros((n, 2), jnp.float32),
-            landmark_pos=jax.random.uniform(landmark_key, (n, 2), minval=-1.0, maxval=1.0),
-        )
+        world = random_world(*jax.random.split(key), n, n)
         return self._state(world, jnp.zeros((n,), jnp.float32))
 
     def step(self, state: EnvState, action: Array) -> EnvState:
-        n = self.num_agents
-        action = jnp.asarray(action)
-        expected = (n, 2) if self.continuous else (n,)
-        if action.shape != expected:
-            raise ValueError(f"action: expected shape {expected}, got {action.shape}")
-        world: ParticleState = state.inner
-        move = jnp.clip(action, -1.0, 1.0) if self.continuous else discrete_moves(action)
-        force = SENSITIVITY * move + contact_forces(
-            world.agent_pos, jnp.full((n,), SPREAD_AGENT_SIZE, jnp.float32))
-        pos, vel = integrate(world.agent_pos, world.agent_vel, force)
-        world = world._replace(agent_pos=pos, agent_vel=vel)
+        move = agent_moves(action, self.num_agents, self.continuous)
+        world = particle_step(state.inner, move, SENSITIVITY, SPREAD_AGENT_SIZE)
         reward = spread_reward(world, SPREAD_AGENT_SIZE, self.local_ratio)
         return state._replace(inner=world, obs=spread_observation(world), reward=reward)
 
@@ -278,6 +414,11 @@ class SimpleSpeakerListener(MultiAgentEnv):
                     SL_EPISODE_STEPS),
         ), SL_EPISODE_STEPS)
 
+    @property
+    def teams(self) -> tuple[int, ...]:
+        """Both agents are good agents (team 1): `(1, 1)`."""
+        return (GOOD, GOOD)
+
     def _state(self, inner: SpeakerListenerState, reward: Array) -> EnvState:
         return base_state(inner=inner, obs=speaker_listener_observation(inner),
                           reward=reward)
@@ -285,12 +426,7 @@ class SimpleSpeakerListener(MultiAgentEnv):
     def reset(self, key: PRNGKey) -> EnvState:
         goal_key, agent_key, landmark_key = jax.random.split(key, 3)
         inner = SpeakerListenerState(
-            world=ParticleState(
-                agent_pos=jax.random.uniform(agent_key, (2, 2), minval=-1.0, maxval=1.0),
-                agent_vel=jnp.zeros((2, 2), jnp.float32),
-                landmark_pos=jax.random.uniform(landmark_key, (SL_NUM_LANDMARKS, 2),
-                                                minval=-1.0, maxval=1.0),
-            ),
+            world=random_world(agent_key, landmark_key, 2, SL_NUM_LANDMARKS),
             goal=jax.random.randint(goal_key, (), 0, SL_NUM_LANDMARKS),
             comm=jnp.zeros((SL_COMM_DIM,), jnp.float32),
         )
@@ -316,5 +452,184 @@ class SimpleSpeakerListener(MultiAgentEnv):
                               reward=speaker_listener_reward(inner))
 
 
-SCENARIOS = {"simple_spread": SimpleSpread, "simple_speaker_listener": SimpleSpeakerListener}
+class PushState(NamedTuple):
+    """The dynamic state of simple_push.
+
+    Attributes:
+        world: the `ParticleState`: `agent_pos`, `agent_vel` `[2, 2]` (row 0 the
+            adversary, row 1 the good agent), `landmark_pos` `[2, 2]`.
+        goal: `[]` int32, the goal landmark's index in `0..1` (the same for both agents).
+    """
+
+    world: ParticleState
+    goal: Array
+
+
+def push_observation(state: PushState) -> Array:
+    """simple_push observations, `[2, 19]` float32: row 0 the adversary's `[8]`
+    zero-padded, row 1 the good agent's `[19]` (layouts: module docstring)."""
+    world = state.world
+    pos, vel, landmarks = world.agent_pos, world.agent_vel, world.landmark_pos
+    goal = landmarks[state.goal]
+    adversary = jnp.concatenate([
+        vel[0], (landmarks - pos[0]).reshape(-1), pos[1] - pos[0]])
+    good = jnp.concatenate([
+        vel[1], goal - pos[1],
+        jnp.asarray(PUSH_GOOD_COLORS, jnp.float32)[state.goal],
+        (landmarks - pos[1]).reshape(-1),
+        jnp.asarray(PUSH_LANDMARK_COLORS, jnp.float32).reshape(-1),
+        pos[0] - pos[1]])
+    return pad_observations([adversary, good], PUSH_GOOD_OBS)
+
+
+def push_reward(state: PushState) -> Array:
+    """simple_push rewards, `[2]` float32: the adversary's `|p_1 - g| - |p_0 - g|`, the good
+    agent's `-|p_1 - g|` for the goal landmark `g` (not summed: competitive)."""
+    world = state.world
+    to_goal = jnp.linalg.norm(world.agent_pos - world.landmark_pos[state.goal], axis=-1)
+    return jnp.stack([to_goal[1] - to_goal[0], -to_goal[1]]).astype(jnp.float32)
+
+
+class SimplePush(MultiAgentEnv):
+    """MPE keep-away; see the module docstring.
+
+    Args:
+        continuous: `[2, 2]` continuous moves in `[-1, 1]` instead of `[2]` discrete ones.
+    """
+
+    def __init__(self, *, continuous: bool = False):
+        self.continuous = bool(continuous)
+        space = move_space(continuous)
+        self.spec = MultiAgentSpec("mpe/simple_push", (
+            EnvSpec("mpe/simple_push", PUSH_ADVERSARY_OBS, space, PUSH_EPISODE_STEPS),
+            EnvSpec("mpe/simple_push", PUSH_GOOD_OBS, space, PUSH_EPISODE_STEPS),
+        ), PUSH_EPISODE_STEPS)
+
+    @property
+    def teams(self) -> tuple[int, ...]:
+        """Agent 0 is the adversary, agent 1 the good agent: `(0, 1)`."""
+        return (ADVERSARY, GOOD)
+
+    def _state(self, inner: PushState, reward: Array) -> EnvState:
+        return base_state(inner=inner, obs=push_observation(inner), reward=reward)
+
+    def reset(self, key: PRNGKey) -> EnvState:
+        goal_key, agent_key, landmark_key = jax.random.split(key, 3)
+        inner = PushState(
+            world=random_world(agent_key, landmark_key, 2, PUSH_NUM_LANDMARKS),
+            goal=jax.random.randint(goal_key, (), 0, PUSH_NUM_LANDMARKS))
+        return self._state(inner, jnp.zeros((2,), jnp.float32))
+
+    def step(self, state: EnvState, action: Array) -> EnvState:
+        move = agent_moves(action, 2, self.continuous)
+        inner: PushState = state.inner
+        inner = inner._replace(
+            world=particle_step(inner.world, move, SENSITIVITY, PUSH_AGENT_SIZE))
+        return state._replace(inner=inner, obs=push_observation(inner),
+                              reward=push_reward(inner))
+
+
+def tag_observation(world: ParticleState, num_adversaries: int) -> Array:
+    """simple_tag observations, `[N, 4 + 2L + 2(N - 1) + 2G]` float32 (`G` good agents):
+    agent `i`'s `[v_i, p_i, l_k - p_i, p_j - p_i for j != i, v_j for good j != i]`, the
+    good agents' rows (2 entries shorter) zero-padded at the end, as `pad_observations`
+    pads (module docstring)."""
+    pos, vel = world.agent_pos, world.agent_vel
+    n = pos.shape[0]
+    # Row i: the other good agents in index order, then -1 (zeros) to fill the row.
+    good_others = np.full((n, n - num_adversaries), -1, np.int32)
+    for i in range(n):
+        row = [j for j in range(num_adversaries, n) if j != i]
+        good_others[i, :len(row)] = row
+    good_vel = jnp.where((good_others >= 0)[..., None], vel[np.maximum(good_others, 0)], 0.0)
+    landmarks, other_pos = relative_positions(world)
+    return jnp.concatenate([vel, pos, landmarks, other_pos, good_vel.reshape(n, -1)], axis=1)
+
+
+def tag_bound(x: Array) -> Array:
+    """simple_tag's penalty for a good agent's coordinate magnitude `x = |p_d|`: 0 below
+    0.9, `10 (x - 0.9)` below 1, then `min(exp(2x - 2), 10)`."""
+    return jnp.where(x < 0.9, 0.0,
+                     jnp.where(x < 1.0, (x - 0.9) * 10.0,
+                               jnp.minimum(jnp.exp(2.0 * x - 2.0), 10.0)))
+
+
+def tag_reward(world: ParticleState, num_adversaries: int, shape: bool = False) -> Array:
+    """simple_tag rewards, `[N]` float32 (module docstring): every adversary gets 10 per
+    colliding (good agent, adversary) pair; a good agent loses 10 per adversary colliding
+    with it and `tag_bound` of each coordinate's magnitude. `shape`: the original's
+    optional distance shaping."""
+    pos = world.agent_pos
+    adversaries, good = pos[:num_adversaries], pos[num_adversaries:]
+    dist = jnp.linalg.norm(good[:, None, :] - adversaries[None, :, :], axis=-1)  # [G, A]
+    caught = dist < TAG_GOOD_SIZE + TAG_ADVERSARY_SIZE
+    adversary_reward = TAG_CATCH_REWARD * jnp.sum(caught)
+    good_reward = (-TAG_CATCH_REWARD * jnp.sum(caught, axis=1)
+                   - jnp.sum(tag_bound(jnp.abs(good)), axis=1))
+    if shape:
+        adversary_reward -= TAG_SHAPE_WEIGHT * jnp.sum(jnp.min(dist, axis=0))
+        good_reward += TAG_SHAPE_WEIGHT * jnp.sum(dist, axis=1)
+    return jnp.concatenate([jnp.full((num_adversaries,), adversary_reward),
+                            good_reward]).astype(jnp.float32)
+
+
+class SimpleTag(MultiAgentEnv):
+    """MPE predator-prey; see the module docstring.
+
+    Args:
+        num_good: good agents (1 in the original).
+        num_adversaries: adversaries (3 in the original); they come first in agent order.
+        num_obstacles: obstacle landmarks (2 in the original).
+        shape: add the original's optional distance shaping to the rewards (off there).
+        continuous: `[N, 2]` continuous moves in `[-1, 1]` instead of `[N]` discrete ones.
+    """
+
+    def __init__(self, num_good: int = 1, num_adversaries: int = 3, num_obstacles: int = 2,
+                 *, shape: bool = False, continuous: bool = False):
+        for name, value, least in (("num_good", num_good, 1),
+                                   ("num_adversaries", num_adversaries, 1),
+                                   ("num_obstacles", num_obstacles, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"{name}: expected an int >= {least}, got {value!r}")
+        self.num_good, self.num_adversaries = num_good, num_adversaries
+        self.num_obstacles = num_obstacles
+        self.shape, self.continuous = bool(shape), bool(continuous)
+        n = num_good + num_adversaries
+        adversary_obs = 4 + 2 * num_obstacles + 2 * (n - 1) + 2 * num_good
+        space = move_space(continuous)
+        self.spec = MultiAgentSpec("mpe/simple_tag", tuple(
+            EnvSpec("mpe/simple_tag", adversary_obs - 2 * team, space, TAG_EPISODE_STEPS)
+            for team in self.teams), TAG_EPISODE_STEPS)
+
+    @property
+    def teams(self) -> tuple[int, ...]:
+        """The adversaries (team 0), then the good agents (team 1)."""
+        return (ADVERSARY,) * self.num_adversaries + (GOOD,) * self.num_good
+
+    def _per_agent(self, adversary: float, good: float) -> Array:
+        return jnp.asarray([good if team else adversary for team in self.teams], jnp.float32)
+
+    def _state(self, world: ParticleState, reward: Array) -> EnvState:
+        return base_state(inner=world, obs=tag_observation(world, self.num_adversaries),
+                          reward=reward)
+
+    def reset(self, key: PRNGKey) -> EnvState:
+        world = random_world(*jax.random.split(key), self.num_agents, self.num_obstacles,
+                             TAG_OBSTACLE_RANGE)
+        return self._state(world, jnp.zeros((self.num_agents,), jnp.float32))
+
+    def step(self, state: EnvState, action: Array) -> EnvState:
+        move = agent_moves(action, self.num_agents, self.continuous)
+        world = particle_step(
+            state.inner, move,
+            accel=self._per_agent(TAG_ADVERSARY_ACCEL, TAG_GOOD_ACCEL),
+            agent_size=self._per_agent(TAG_ADVERSARY_SIZE, TAG_GOOD_SIZE),
+            landmark_size=TAG_OBSTACLE_SIZE,
+            max_speed=self._per_agent(TAG_ADVERSARY_MAX_SPEED, TAG_GOOD_MAX_SPEED))
+        return state._replace(inner=world, obs=tag_observation(world, self.num_adversaries),
+                              reward=tag_reward(world, self.num_adversaries, self.shape))
+
+
+SCENARIOS = {"simple_spread": SimpleSpread, "simple_speaker_listener": SimpleSpeakerListener,
+             "simple_push": SimplePush, "simple_tag": SimpleTag}
 """MPE scenarios by the name `jaxil.envs.make("mpe/<name>")` takes."""
