@@ -12,6 +12,8 @@ arguments) per environment, looked up by `env.spec.name`:
 | `brax/inverted_pendulum`        | 98k       | 1000 (the maximum)    | `backend="positional"` |
 | `brax/inverted_double_pendulum` | 1M        | about 9355            | `backend="positional"` |
 | `mpe/simple_spread` (MAPPO)     | 1M        | about -140 (team)     | random: about -235     |
+| `mpe/simple_speaker_listener`   | 1M        | about -13 (team)      | random: about -88      |
+| (MAPPO, centralised critic)     |           |                       |                        |
 
 Training itself takes a few seconds on a 2-core CPU for the built-in envs (compiling the
 run takes longer than running it); the Brax recipes are dominated by compiling the
@@ -22,13 +24,21 @@ point rather than a tuned one.
 Multi-agent environments (`jaxil.envs.multiagent`, e.g. `mpe/simple_spread`) get a MAPPO
 expert (`jaxil.rl.mappo`: one actor shared by all agents, with their one-hot ids), trained
 and evaluated the same way; its returns are team returns (the mean over agents of each
-agent's return, which is the shared reward's return in simple_spread).
+agent's return, which is the shared reward's return in simple_spread). In
+`mpe/simple_speaker_listener` the speaker (`Discrete(3)`) and the listener (`Discrete(5)`)
+share one masked categorical head, and the recipe uses MAPPO's centralised critic; its
+-13 is that of following the message (a scripted listener that greedily moves to the
+landmark the speaker names scores about -13.4; one that ignores the message and goes to
+the landmarks' centroid about -30.6).
 
 Experts act with the mode of their distribution (`deterministic=True`): on these tasks it
 scores as well as sampling or better once trained (pendulum: about -152 against -170 for
 sampling), and gives cleaner demonstrations. Stopped early, a policy can still lean on
 its noise: the double pendulum after 500k steps scores 9290 sampling but 6245 with its
-mode, hence its 1M-step recipe (9355 with the mode).
+mode, hence its 1M-step recipe (9355 with the mode). One exception: the
+`mpe/simple_speaker_listener` expert samples better than its mode (about -9.5 against -13
+team return), perhaps because the listener's discrete moves overshoot near the goal; it
+still acts with its mode, as `jaxil expert --demos` records.
 """
 
 from __future__ import annotations
@@ -82,6 +92,11 @@ GENERIC = ExpertDefaults(
 )
 """The recipe for environments without their own entry (Brax locomotion etc.)."""
 
+_MPE_PPO = PPOConfig(num_envs=64, rollout_length=25, num_epochs=4, num_minibatches=4,
+                     hidden_sizes=(128, 128), learning_rate=3e-3, entropy_coef=0.01,
+                     reward_scale=0.1)
+"""The shared learner of the MPE (MAPPO) recipes: 25-step episodes, one per rollout."""
+
 DEFAULTS: dict[str, ExpertDefaults] = {
     "cartpole": ExpertDefaults(
         PPOConfig(num_envs=16, rollout_length=128, num_epochs=4, num_minibatches=8,
@@ -108,11 +123,16 @@ DEFAULTS: dict[str, ExpertDefaults] = {
     # seeds -126.7 to -181.3 (one of 8 lags; the rest -126.7 to -140.2); sampling -144.3.
     # A uniformly random policy scores -234.6, the greedy "agent i to landmark i" -135.0.
     # About 50 s a seed on 2 CPU cores.
-    "mpe/simple_spread": ExpertDefaults(
-        MAPPOConfig(PPOConfig(num_envs=64, rollout_length=25, num_epochs=4, num_minibatches=4,
-                              hidden_sizes=(128, 128), learning_rate=3e-3, entropy_coef=0.01,
-                              reward_scale=0.1)),
-        num_timesteps=1_000_000),
+    "mpe/simple_spread": ExpertDefaults(MAPPOConfig(_MPE_PPO), num_timesteps=1_000_000),
+    # MAPPO, the simple_spread recipe with the centralised critic (the speaker cannot see
+    # the listener, so its own-observation value is poor: decentralised, 1 of 2 seeds
+    # stalled at -24.4). Team return over 64 episodes, 8 seeds (jax.random.split(key(0),
+    # 8)), 2-core CPU: the mode -11.1 to -14.8, mean -13.1 (all 8 follow the message);
+    # sampling -9.4 to -9.6, mean -9.5. Uniformly random actions: -88.3 (256 episodes).
+    # 500k steps are not enough: 3 of 8 seeds at -21.6 to -24.3 (mode). About 40-65 s a
+    # seed on 2 CPU cores (compiling about 10 s).
+    "mpe/simple_speaker_listener": ExpertDefaults(
+        MAPPOConfig(_MPE_PPO, centralized_critic=True), num_timesteps=1_000_000),
 }
 """Tuned recipes by environment name (`env.spec.name`)."""
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import types
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from adversarial_setup import compiled_once, run_updates
+from adversarial_setup import check_traced_once, compiled_once, run_updates
 from cli_subprocess import run_jaxil
 
 import jaxil
+from jaxil.envs.multiagent import MultiAgentSpec
+from jaxil.networks.multiagent import MASKED_LOGIT, AgentActionMask
 from jaxil.networks.policy import RandomPolicy
 from jaxil.rl import PPOConfig
 from jaxil.rl.mappo import (
@@ -21,10 +25,14 @@ from jaxil.rl.mappo import (
     centralized_inputs,
     collect,
     critic_input_size,
+    init_mappo_learner,
     mappo,
 )
+from jaxil.rl.ppo import log_prob_and_entropy, sample_action
+from jaxil.types import Box, EnvSpec
 
 SPREAD = "mpe/simple_spread"
+SPEAKER_LISTENER = "mpe/simple_speaker_listener"  # speaker Discrete(3), listener Discrete(5)
 N, D = 3, 18  # simple_spread's agents and per-agent observation size
 TINY = MAPPOConfig(PPOConfig(num_envs=4, rollout_length=8, num_epochs=1, num_minibatches=2,
                              hidden_sizes=(8,)))
@@ -156,6 +164,100 @@ def test_errors_name_the_field():
         mappo(jaxil.envs.make(SPREAD), bad)
     with pytest.raises(ValueError, match="config: expected a MAPPOConfig"):
         mappo(jaxil.envs.make(SPREAD), TINY.ppo)
+
+
+@pytest.fixture(scope="module")
+def masked():
+    """speaker_listener's shared learner (TINY) with the final bias of its logits set so
+    that, unmasked, the speaker's invalid actions 3 and 4 would be by far the most
+    probable; and 16 reset observations `[16, 2, 11]`."""
+    env = jaxil.envs.make(SPEAKER_LISTENER)
+    bias = jnp.asarray([0.0, 0.5, -0.5, 8.0, 9.0])
+
+    @jax.jit
+    def make(key):
+        learner = init_mappo_learner(env, TINY, key)
+        learner = eqx.tree_at(lambda lr: lr.policy.network.network.torso.layers[-1].bias,
+                              learner, bias)
+        return learner, jax.vmap(env.reset)(jax.random.split(key, 16)).obs
+
+    return make(jax.random.key(0))
+
+
+def test_masked_actions_always_valid(masked):
+    learner, obs = masked
+    assert isinstance(learner.policy.network, AgentActionMask)
+    assert learner.policy.network.action_sizes == (3, 5)
+    keys = jax.random.split(jax.random.key(2), 16)
+
+    @jax.jit
+    def act(learner):
+        policy = MultiAgentPolicy(learner.policy, 2)
+        def both(o, k):
+            _, _, log_probs = jax.vmap(sample_action, in_axes=(None, 0, 0))(
+                learner.policy, agent_inputs(o), jax.random.split(k, 2))
+            return policy(o, k), policy.with_deterministic(True)(o, k), log_probs
+        return jax.vmap(jax.vmap(both, in_axes=(None, 0)), in_axes=(0, None))(obs, keys)
+
+    sampled, mode, log_probs = act(learner)  # [16 obs, 16 keys, 2] each
+    for actions in (sampled, mode):
+        assert bool(jnp.all((actions[..., 0] >= 0) & (actions[..., 0] < 3)))
+        assert bool(jnp.all((actions[..., 1] >= 0) & (actions[..., 1] < 5)))
+    assert set(np.unique(sampled[..., 0]).tolist()) == {0, 1, 2}  # it still samples
+    assert bool(jnp.all(mode[..., 0] == 1)) and bool(jnp.any(sampled[..., 1] >= 3))
+    # the rollout's log-probabilities (MAPPO's `collect`) are the masked ones: finite
+    assert bool(jnp.all(jnp.isfinite(log_probs))) and float(jnp.min(log_probs)) > -30.0
+
+
+def test_masked_log_prob_and_entropy_by_hand(masked):
+    network = masked[0].policy.network
+    speaker, listener = (jnp.concatenate([jnp.full(11, 0.3), jnp.eye(2)[i]]) for i in (0, 1))
+
+    @jax.jit
+    def by_network(network):
+        x = jnp.stack([speaker, listener])
+        per_action = jax.vmap(log_prob_and_entropy, in_axes=(None, None, 0))
+        lp, ent = jax.vmap(per_action, in_axes=(None, 0, None))(network, x, jnp.arange(5))
+        grads = jax.grad(lambda net: log_prob_and_entropy(net, speaker, jnp.asarray(1))[1])
+        return (lp, ent, jax.vmap(network.network.torso)(x), jax.vmap(network.logits)(x),
+                jax.vmap(network.mode)(x), grads(network).network.torso.layers[-1].bias)
+
+    log_probs, entropies, raw, logits, modes, bias_grad = by_network(network)
+    np.testing.assert_allclose(raw[0], [0.0, 0.5, -0.5, 8.0, 9.0], atol=0.05)  # the bias
+    for agent, n in ((0, 3), (1, 5)):
+        z = np.asarray(raw[agent], np.float64)[:n]  # the agent's own logits
+        log_p = z - z.max() - np.log(np.sum(np.exp(z - z.max())))
+        np.testing.assert_allclose(log_probs[agent, :n], log_p, rtol=1e-5)
+        np.testing.assert_allclose(entropies[agent], -np.sum(np.exp(log_p) * log_p),
+                                   rtol=1e-5)
+        np.testing.assert_array_equal(logits[agent, n:], MASKED_LOGIT)
+        assert int(modes[agent]) == int(np.argmax(z))
+    assert bool(jnp.all(log_probs[0, 3:] < -1e8))  # the speaker's actions 3, 4: impossible
+    # the masked logits get no gradient, and the entropy's gradient is finite
+    assert np.all(np.isfinite(bias_grad)) and np.all(np.asarray(bias_grad)[3:] == 0.0)
+
+
+def test_update_compiles_once_on_speaker_listener():
+    algo = mappo(jaxil.envs.make(SPEAKER_LISTENER), TINY)
+    state = jax.eval_shape(algo.init, jax.random.key(0))
+    check_traced_once(algo.update, state, [None] * 2)
+
+
+def test_mixed_action_spaces_refused():
+    with pytest.raises(ValueError, match=r"^agent_ids: the agents of "
+                                         r"'mpe/simple_speaker_listener' have different "
+                                         r"action spaces .*set MAPPOConfig\.agent_ids=True$"):
+        mappo(jaxil.envs.make(SPEAKER_LISTENER), MAPPOConfig(TINY.ppo, agent_ids=False))
+    agents = (EnvSpec("boxes", 4, Box((2,), -1.0, 1.0), 10),
+              EnvSpec("boxes", 4, Box((2,), -2.0, 2.0), 10))
+    env = types.SimpleNamespace(spec=MultiAgentSpec("boxes", agents, 10))
+    with pytest.raises(ValueError) as err:
+        mappo(env, TINY)
+    message = str(err.value)
+    assert message.startswith("env: MAPPO shares one policy head across agents and can mask "
+                              "only Discrete spaces of different sizes, but the agents of "
+                              "'boxes' have Box actions with different bounds")
+    assert "\n" not in message
 
 
 def test_train_ppo_routes_multiagent_envs_to_mappo():

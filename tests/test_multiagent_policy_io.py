@@ -13,7 +13,7 @@ import jaxil
 from jaxil.networks import MultiAgentPolicy, load_policy, save_policy
 from jaxil.networks.policy import RandomPolicy
 from jaxil.networks.serialization import MULTIAGENT_POLICY_FORMAT, POLICY_FORMAT
-from jaxil.rl.mappo import MAPPOConfig, mappo
+from jaxil.rl.mappo import MAPPOConfig, init_mappo_learner, mappo, multiagent_policy
 from jaxil.rl.mappo import MultiAgentPolicy as MAPPOMultiAgentPolicy
 from jaxil.rl.ppo import ppo
 
@@ -43,9 +43,7 @@ def test_round_trip(tmp_path, env, policy):
     loaded = load_policy(path)
     assert isinstance(loaded, MultiAgentPolicy)
     assert (loaded.num_agents, loaded.agent_ids) == (policy.num_agents, policy.agent_ids)
-    same = jax.tree.map(lambda a, b: bool(np.array_equal(a, b)),
-                        eqx.filter(policy, eqx.is_array), eqx.filter(loaded, eqx.is_array))
-    assert all(jax.tree.leaves(same))
+    assert _leaves_equal(policy, loaded)
     obs = env.reset(jax.random.key(1)).obs
     for seed in range(3):
         key = jax.random.key(seed)
@@ -89,3 +87,43 @@ def test_bad_header_named_and_file_untouched(tmp_path, policy, multi, message):
     with pytest.raises(ValueError, match=rf"spread\.eqx: {message}"):
         load_policy(path)
     assert path.read_bytes() == before
+
+
+def test_masked_round_trip(tmp_path):
+    """Agents with Discrete(3) and Discrete(5) (one masked network): the file records the
+    sizes and reads back a policy that acts the same, only ever with valid actions."""
+    env = jaxil.envs.make("mpe/simple_speaker_listener")
+    config = MAPPOConfig(jaxil.rl.PPOConfig(hidden_sizes=(8,)))
+    learner = jax.jit(lambda k: init_mappo_learner(env, config, k))(jax.random.key(0))
+    policy = multiagent_policy(learner, env, config)
+    path = tmp_path / "sl.eqx"
+    save_policy(path, policy)
+    head, rest = path.read_bytes().split(b"\n", 1)
+    header = json.loads(head)
+    assert header["multiagent"] == {"num_agents": 2, "agent_ids": True, "action_sizes": [3, 5]}
+    assert header["arch"]["action_space"] == {"type": "discrete", "n": 5}
+    loaded = load_policy(path)
+    assert _leaves_equal(loaded, policy)
+    assert loaded.policy.network.action_sizes == (3, 5)
+    obs = env.reset(jax.random.key(1)).obs
+    act = jax.jit(lambda p: jax.vmap(p, in_axes=(None, 0))(
+        obs, jax.random.split(jax.random.key(2), 64)))
+    actions = act(loaded)
+    np.testing.assert_array_equal(actions, act(policy))
+    assert int(actions[:, 0].max()) < 3 and int(actions[:, 1].max()) < 5
+    for bad, message in (([3, 6], "expected 2 positive ints"), ([3], "expected 2 positive"),
+                         ([3, 5, 5], "expected 2")):
+        header["multiagent"]["action_sizes"] = bad
+        path.write_bytes(json.dumps(header).encode() + b"\n" + rest)
+        with pytest.raises(ValueError, match=rf"sl\.eqx: multiagent\.action_sizes: {message}"):
+            load_policy(path)
+    header["multiagent"].update(action_sizes=[3, 5], agent_ids=False)
+    path.write_bytes(json.dumps(header).encode() + b"\n" + rest)
+    with pytest.raises(ValueError, match=r"multiagent\.action_sizes: .* agent_ids is false"):
+        load_policy(path)
+
+
+def _leaves_equal(a, b) -> bool:
+    same = jax.tree.map(lambda x, y: bool(np.array_equal(x, y)),
+                        eqx.filter(a, eqx.is_array), eqx.filter(b, eqx.is_array))
+    return all(jax.tree.leaves(same))

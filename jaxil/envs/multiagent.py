@@ -134,13 +134,22 @@ class MultiAgentSpec:
     @property
     def action_size(self) -> int:
         """Per-agent number of actions (discrete) or action dimensions (continuous)."""
-        space = self.action_space
-        return space.n if isinstance(space, Discrete) else int(np.prod(space.shape))
+        return _action_size(self.action_space)
+
+    @property
+    def action_sizes(self) -> tuple[int, ...]:
+        """Each agent's number of actions (discrete: `n_i`, which may differ between
+        agents) or action dimensions (continuous), `N` ints."""
+        return tuple(_action_size(s.action_space) for s in self.agent_specs)
 
     def observation_mask(self) -> np.ndarray:
         """`[N, D]` bool: True where an agent's padded observation holds a real entry."""
         sizes = np.asarray(self.observation_sizes)
         return np.arange(self.observation_size)[None, :] < sizes[:, None]
+
+
+def _action_size(space: ActionSpace) -> int:
+    return space.n if isinstance(space, Discrete) else int(np.prod(space.shape))
 
 
 # Like `EnvSpec`: structure, not leaves, inside pytrees.

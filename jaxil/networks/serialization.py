@@ -7,7 +7,10 @@ A single-agent `ActorPolicy` is written with format `"jaxil-policy-v1"`. A
 `"jaxil-policy-v2"`: the same header and leaves (those of the shared `ActorPolicy`; its
 `arch.observation_size` is the per-agent input `D (+ N)`) plus a `"multiagent"` field
 `{"num_agents": N, "agent_ids": bool}`. A jaxil that knows only v1 refuses such a file
-rather than loading the shared network as a single-agent policy.
+rather than loading the shared network as a single-agent policy. When the agents'
+`Discrete` action spaces differ in size (the shared network is an `AgentActionMask`,
+`arch.action_space` the widest), the field also holds `"action_sizes": [n_0, ...]`;
+files without it (agents sharing one space) are read as before.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import equinox as eqx
 import jax
 
 from jaxil.io import atomic_write
-from jaxil.networks.multiagent import MultiAgentPolicy
+from jaxil.networks.multiagent import MultiAgentPolicy, action_sizes, mask_actions
 from jaxil.networks.normalizer import init_normalizer
 from jaxil.networks.policy import ActorPolicy, PolicyArch, make_actor_policy
 from jaxil.types import action_space_from_json, action_space_to_json
@@ -48,6 +51,9 @@ def save_policy(path: str | os.PathLike, policy: ActorPolicy | MultiAgentPolicy)
             raise TypeError(f"policy.policy: expected the MultiAgentPolicy to share an "
                             f"ActorPolicy, got {type(policy.policy).__name__}")
         multi = {"num_agents": policy.num_agents, "agent_ids": policy.agent_ids}
+        sizes = action_sizes(policy.policy)
+        if sizes is not None:
+            multi["action_sizes"] = list(sizes)
     elif not isinstance(policy, ActorPolicy):
         raise TypeError(f"policy: expected an ActorPolicy or a MultiAgentPolicy, got "
                         f"{type(policy).__name__}")
@@ -105,8 +111,10 @@ def _arch_from_header(header: dict) -> tuple[PolicyArch, bool]:
     return PolicyArch(**fields), deterministic
 
 
-def _multiagent_from_header(header: dict) -> tuple[int, bool]:
-    """`(num_agents, agent_ids)` from a v2 header; `ValueError` naming a bad field."""
+def _multiagent_from_header(header: dict, arch: PolicyArch
+                            ) -> tuple[int, bool, tuple[int, ...] | None]:
+    """`(num_agents, agent_ids, action_sizes)` from a v2 header (`action_sizes`: `None`
+    without masks); `ValueError` naming a bad field."""
     multi = header.get("multiagent")
     if not isinstance(multi, dict):
         raise ValueError(f"multiagent: expected an object {{\"num_agents\": N, "
@@ -117,7 +125,19 @@ def _multiagent_from_header(header: dict) -> tuple[int, bool]:
         raise ValueError(f"multiagent.num_agents: expected a positive int, found {n!r}")
     if not isinstance(ids, bool):
         raise ValueError(f"multiagent.agent_ids: expected true or false, found {ids!r}")
-    return n, ids
+    if "action_sizes" not in multi:
+        return n, ids, None
+    sizes = multi["action_sizes"]
+    width = getattr(arch.action_space, "n", None)
+    if not isinstance(sizes, list) or len(sizes) != n or not all(
+            isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= (width or 0)
+            for k in sizes) or max(sizes) != width:
+        raise ValueError(f"multiagent.action_sizes: expected {n} positive ints, the largest "
+                         f"the discrete arch.action_space's n = {width}, found {sizes!r}")
+    if not ids:
+        raise ValueError("multiagent.action_sizes: the masks are chosen by the one-hot "
+                         "agent ids, but agent_ids is false")
+    return n, ids, tuple(sizes)
 
 
 def load_policy(path: str | os.PathLike) -> ActorPolicy | MultiAgentPolicy:
@@ -139,17 +159,19 @@ def load_policy(path: str | os.PathLike) -> ActorPolicy | MultiAgentPolicy:
             raise ValueError(f"{path}: not a jaxil policy file (expected a "
                              f"{' or '.join(map(repr, POLICY_FORMATS))} header)")
         try:
+            arch, deterministic = _arch_from_header(header)
             multi = None
             if header["format"] == MULTIAGENT_POLICY_FORMAT:
-                multi = _multiagent_from_header(header)
-            arch, deterministic = _arch_from_header(header)
+                multi = _multiagent_from_header(header, arch)
             skeleton = make_actor_policy(arch, jax.random.key(0),
                                          init_normalizer(arch.observation_size))
         except (ValueError, TypeError) as err:  # TypeError: a head option it does not take
             raise ValueError(f"{path}: {err}") from err
         skeleton = skeleton.with_deterministic(deterministic)
+        if multi is not None:
+            skeleton = mask_actions(skeleton, multi[2])
         try:
             actor = eqx.tree_deserialise_leaves(f, skeleton)
         except Exception as err:  # truncated or mismatched weights
             raise ValueError(f"{path}: policy weights are truncated or corrupted ({err})") from err
-    return actor if multi is None else MultiAgentPolicy(actor, *multi)
+    return actor if multi is None else MultiAgentPolicy(actor, *multi[:2])

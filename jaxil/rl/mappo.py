@@ -21,7 +21,22 @@ the shared network specialise, and separate networks would need a vmapped learne
 optimiser per agent rather than PPO's `learn` as it is.
 
 Agents with different observation sizes work (observations are zero-padded, the id tells
-whose they are); their action spaces must be equal (one shared policy head).
+whose they are). Agents with different action spaces work when all are `Discrete` (e.g.
+`mpe/simple_speaker_listener`: speaker `Discrete(3)`, listener `Discrete(5)`): the shared
+categorical head is as wide as the largest `n`, and the actor network is wrapped in a
+`jaxil.networks.multiagent.AgentActionMask`, which reads the agent from the one-hot id at
+the end of its input and sets the logits of agent `i`'s actions `>= n_i` to a large
+negative finite value (`MASKED_LOGIT`, -1e9, not -inf: log-softmax, entropies and
+gradients stay finite). Everything that goes through the network then sees the masked
+distribution: sampled and deterministic actions are always valid for their agent, and
+PPO's log-probabilities, ratios and entropies are those of the masked distribution (an
+agent's entropy is over its own actions only). The mask lives in the network rather than
+in a head or a policy wrapper because PPO's `learn` calls the network itself; its leaves
+are the network's, so the optimiser, `MultiAgentPolicy`, policy files (which record the
+sizes, `jaxil.networks.serialization`), `jaxil.evaluate` and `jaxil.data.collect` need
+nothing else. The mask needs the ids (`MAPPOConfig.agent_ids=True`). Agents whose spaces
+are all equal get no mask (the plain network, as before). Continuous agents with
+different `Box` spaces are refused: one squashed head cannot have per-agent bounds.
 """
 
 from __future__ import annotations
@@ -34,7 +49,7 @@ from jaxil.core import Algorithm
 from jaxil.envs.base import Env, EnvState
 from jaxil.envs.multiagent import MultiAgentSpec, is_multiagent
 from jaxil.envs.wrappers import vectorize
-from jaxil.networks.multiagent import MultiAgentPolicy, agent_inputs
+from jaxil.networks.multiagent import MultiAgentPolicy, agent_inputs, mask_actions
 from jaxil.rl.episodes import track_episodes
 from jaxil.rl.ppo import (
     PPOConfig,
@@ -44,12 +59,13 @@ from jaxil.rl.ppo import (
     check_config,
     init_learner,
     learn,
+    make_optimizer,
     online_init,
     online_update,
     sample_action,
 )
 from jaxil.rollout import unroll_with
-from jaxil.types import Array, EnvSpec, PRNGKey, Transition
+from jaxil.types import ActionSpace, Array, Discrete, EnvSpec, PRNGKey, Transition
 
 
 class MAPPOConfig(eqx.Module):
@@ -78,14 +94,43 @@ class MAPPOConfig(eqx.Module):
 
 
 def agent_spec(spec: MultiAgentSpec, config: MAPPOConfig) -> EnvSpec:
-    """The single-agent `EnvSpec` of one agent's actor input, `[D (+ N)]`."""
-    try:
-        space = spec.action_space
-    except ValueError as err:
-        raise ValueError(f"env: MAPPO shares one policy head across agents, so every agent "
-                         f"needs the same action space: {err}") from None
+    """The single-agent `EnvSpec` of one agent's actor input, `[D (+ N)]`, and the shared
+    head's action space (for `Discrete` spaces of different sizes, the largest: see the
+    module docstring)."""
     size = spec.observation_size + (spec.num_agents if config.agent_ids else 0)
-    return EnvSpec(spec.name, size, space, spec.max_episode_steps)
+    return EnvSpec(spec.name, size, _shared_action_space(spec, config),
+                   spec.max_episode_steps)
+
+
+def _shared_action_space(spec: MultiAgentSpec, config: MAPPOConfig) -> ActionSpace:
+    """The action space of the shared head; `ValueError` when the agents' spaces cannot
+    share one (continuous spaces that differ, or masks without ids)."""
+    spaces = [s.action_space for s in spec.agent_specs]
+    if len(set(spaces)) == 1:
+        return spaces[0]
+    if not all(isinstance(s, Discrete) for s in spaces):
+        kinds = {type(s) for s in spaces}
+        differs = ("mix Discrete and Box actions" if len(kinds) > 1 else
+                   f"have Box actions of different shapes {[s.shape for s in spaces]}"
+                   if len({s.shape for s in spaces}) > 1 else
+                   f"have Box actions with different bounds {spaces}")
+        raise ValueError(f"env: MAPPO shares one policy head across agents and can mask "
+                         f"only Discrete spaces of different sizes, but the agents of "
+                         f"{spec.name!r} {differs}")
+    if not config.agent_ids:
+        raise ValueError(f"agent_ids: the agents of {spec.name!r} have different action "
+                         f"spaces {spaces}, which the shared head masks by the one-hot "
+                         f"agent id; set MAPPOConfig.agent_ids=True")
+    return Discrete(max(spec.action_sizes))
+
+
+def masked_action_sizes(spec: MultiAgentSpec) -> tuple[int, ...] | None:
+    """Each agent's `n_i` when the agents' `Discrete` spaces differ in size (the shared
+    actor masks the rest, `AgentActionMask`); `None` when they all share one space."""
+    spaces = {s.action_space for s in spec.agent_specs}
+    if len(spaces) == 1 or not all(isinstance(s, Discrete) for s in spaces):
+        return None
+    return spec.action_sizes
 
 
 def critic_input_size(spec: MultiAgentSpec, config: MAPPOConfig) -> int:
@@ -124,7 +169,8 @@ def check_mappo_config(env: Env, config: MAPPOConfig) -> EnvSpec:
     """Host-side checks of `env` and `config`; returns the agents' `agent_spec`.
 
     Raises:
-        ValueError: `env` is not multi-agent, its agents' action spaces differ, or
+        ValueError: `env` is not multi-agent, its agents' action spaces differ other than
+            in the sizes of `Discrete` spaces (or do so without `config.agent_ids`), or
             `config.ppo` does not fit (naming the field).
     """
     if not is_multiagent(env):
@@ -194,9 +240,16 @@ def agent_batch(batch: RolloutBatch, agent_ids: bool = True) -> RolloutBatch:
 
 def init_mappo_learner(env: Env, config: MAPPOConfig, key: PRNGKey) -> PPOLearner:
     """A fresh shared `PPOLearner` for the agents of `env` (actor on `agent_spec`, critic
-    on `critic_input_size`)."""
+    on `critic_input_size`); for agents with `Discrete` spaces of different sizes, its
+    actor network is an `AgentActionMask` (the module docstring)."""
     spec = agent_spec(env.spec, config)
-    return init_learner(spec, config.ppo, key, critic_input_size(env.spec, config))
+    learner = init_learner(spec, config.ppo, key, critic_input_size(env.spec, config))
+    sizes = masked_action_sizes(env.spec)
+    if sizes is None:
+        return learner
+    policy = mask_actions(learner.policy, sizes)
+    opt_state = make_optimizer(config.ppo).init((policy.network, learner.value))
+    return PPOLearner(policy, learner.value, opt_state)
 
 
 def learn_agents(learner: PPOLearner, rollout: RolloutBatch, rewards: Array, key: PRNGKey,
@@ -251,8 +304,9 @@ def mappo(env: Env, config: MAPPOConfig | None = None) -> Algorithm:
         config: the `MAPPOConfig` (`None`: the defaults).
 
     Raises:
-        ValueError: a single-agent `env`, agents with different action spaces, or a config
-            that does not fit (naming the field).
+        ValueError: a single-agent `env`, agents with different `Box` action spaces,
+            different `Discrete` ones without `config.agent_ids`, or a config that does
+            not fit (naming the field).
     """
     config = MAPPOConfig() if config is None else config
     check_mappo_config(env, config)
