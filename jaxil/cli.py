@@ -485,9 +485,19 @@ def _make_env(name: str, backend: str | None):
 
 
 def _check_env_fits(entry: AlgorithmEntry, environment: Any, name: str) -> None:
-    """A tabular algorithm needs a tabular environment."""
+    """A tabular algorithm needs a tabular environment, a multi-agent one a multi-agent
+    environment, and a single-agent one a single-agent environment."""
     from jaxil import envs
     from jaxil.tabular import TabularEnv
+
+    if entry.multiagent != envs.is_multiagent(environment):
+        kind = "multi-agent" if entry.multiagent else "single-agent"
+        fitting = [f"mpe/{n}" for n in sorted(envs.mpe.SCENARIOS)] if entry.multiagent \
+            else None
+        others = [e.name for e in ALGORITHMS.values() if e.multiagent != entry.multiagent]
+        fail(f"--env {name}: {entry.name} is a {kind} method; "
+             + (f"expected a multi-agent environment: {', '.join(fitting)}" if fitting
+                else f"{name} is multi-agent: use {', '.join(others)}"))
 
     if entry.tabular and not isinstance(environment.unwrapped, TabularEnv):
         tabular = [n for n in envs.names()
@@ -593,11 +603,18 @@ def _check_policy_fits(loaded: Any, path: str, environment: Any, env: str) -> No
         if loaded.num_agents != spec.num_agents:
             fail(f"policy {path}: acts for {loaded.num_agents} agents, but --env {env} has "
                  f"{spec.num_agents}")
-        try:
-            theirs = spec.action_space
-        except ValueError:
-            fail(f"policy {path}: shares one action space across agents, but --env {env}'s "
-                 "agents have different ones")
+        masked = getattr(loaded.policy.network, "action_sizes", None)  # AgentActionMask
+        if masked is not None:
+            if tuple(masked) != tuple(spec.action_sizes):
+                fail(f"policy {path}: acts with {list(masked)} actions per agent, but "
+                     f"--env {env}'s agents have {list(spec.action_sizes)}")
+            theirs = Discrete(max(masked))
+        else:
+            try:
+                theirs = spec.action_space
+            except ValueError:
+                fail(f"policy {path}: shares one action space across agents, but --env "
+                     f"{env}'s agents have different ones")
         arch = loaded.policy.network.arch
         size = spec.observation_size + (spec.num_agents if loaded.agent_ids else 0)
     else:

@@ -5,6 +5,8 @@
   the loop): `dagger`, `dart`.
 - Adversarial imitation (on `jaxil.adversarial`): `gail`, `airl`, `gaifo`, `fgail`,
   `lsgail`, `infogail`.
+- Multi-agent imitation (on `jaxil.rl.mappo`): `magail` (centralised, decentralised and
+  zero-sum priors), `independent_gail`, `multiagent_bc`.
 - Classical IRL on tabular MDPs (on `jaxil.tabular`): `maxent_irl`, `apprenticeship`, `mwal`.
 - Sample-based IRL: `gcl` (guided cost learning).
 - Reinforcement learning: `ppo` (experts, and the RL inside adversarial methods and GCL);
@@ -31,12 +33,14 @@ from jaxil.algorithms.gail import GAILConfig, gail, gail_rewards
 from jaxil.algorithms.gcl import GCLConfig, GCLState, gcl, gcl_reward
 from jaxil.algorithms.infogail import InfoGAILConfig, infogail
 from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
+from jaxil.algorithms.magail import MAGAILConfig, independent_gail, magail
 from jaxil.algorithms.maxent_irl import (
     MaxEntIRLConfig,
     MaxEntIRLState,
     maxent_irl,
     maxent_irl_step,
 )
+from jaxil.algorithms.multiagent_bc import multiagent_bc
 from jaxil.algorithms.mwal import MWALConfig, MWALState, mwal
 from jaxil.rl.mappo import MAPPOConfig, mappo
 from jaxil.rl.ppo import PPOConfig, PPOState, ppo
@@ -45,12 +49,12 @@ __all__ = [
     "BETA_SCHEDULES", "AIRLConfig", "AggregationConfig", "AggregationState",
     "ApprenticeshipConfig", "ApprenticeshipState", "BCConfig", "BCState", "DARTConfig",
     "DAggerConfig", "FGAILConfig", "GAILConfig", "GAIfOConfig", "GCLConfig", "GCLState",
-    "InfoGAILConfig", "LSGAILConfig", "MWALConfig", "MWALState", "MaxEntIRLConfig",
-    "MaxEntIRLState",
-    "MAPPOConfig", "PPOConfig", "PPOState",
+    "InfoGAILConfig", "LSGAILConfig", "MAGAILConfig", "MWALConfig", "MWALState",
+    "MaxEntIRLConfig", "MaxEntIRLState", "MAPPOConfig", "PPOConfig", "PPOState",
     "airl", "airl_reward", "airl_rewards", "apprenticeship", "bc", "bc_loss", "beta_at",
     "dagger", "dart", "error_covariance", "fgail", "gaifo", "gail", "gail_rewards", "gcl",
-    "gcl_reward", "infogail", "lsgail", "mappo", "maxent_irl", "maxent_irl_step", "mwal", "ppo",
+    "gcl_reward", "independent_gail", "infogail", "lsgail", "magail", "mappo", "maxent_irl",
+    "maxent_irl_step", "multiagent_bc", "mwal", "ppo",
 ]
 
 from jaxil.algorithms import registry  # noqa: E402  (ALGORITHMS: name -> factory, config)

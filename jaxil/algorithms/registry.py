@@ -32,7 +32,9 @@ from jaxil.algorithms.gcl import GCLConfig, gcl
 from jaxil.algorithms.infogail import InfoGAILConfig, infogail
 from jaxil.algorithms.infogail import acting_env as infogail_acting_env
 from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
+from jaxil.algorithms.magail import PRIORS, MAGAILConfig, independent_gail, magail
 from jaxil.algorithms.maxent_irl import OPTIMIZERS, MaxEntIRLConfig, maxent_irl
+from jaxil.algorithms.multiagent_bc import multiagent_bc
 from jaxil.algorithms.mwal import MWALConfig, mwal
 from jaxil.networks.mlp import ACTIVATIONS
 from jaxil.networks.normalizer import OBS_NORMALIZATIONS
@@ -60,6 +62,8 @@ class AlgorithmEntry:
         acting_env: `acting_env(env, config) -> Env`, the environment the learned policy
             acts in when it is not `env` (InfoGAIL's policy sees a latent code too);
             `None`: `env`.
+        multiagent: learns from multi-agent demonstrations in a multi-agent environment
+            (`jaxil.envs.is_multiagent`); the others are single-agent methods.
     """
 
     name: str
@@ -70,6 +74,7 @@ class AlgorithmEntry:
     online: bool = False
     needs_actions: Callable[[Any], bool] = _always
     acting_env: Callable[[Any, Any], Any] | None = None
+    multiagent: bool = False
 
 
 def _fgail_needs_actions(config: FGAILConfig) -> bool:
@@ -97,6 +102,10 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {e.name: e for e in (
     AlgorithmEntry("maxent_irl", maxent_irl, MaxEntIRLConfig, tabular=True),
     AlgorithmEntry("apprenticeship", apprenticeship, ApprenticeshipConfig, tabular=True),
     AlgorithmEntry("mwal", mwal, MWALConfig, tabular=True),
+    AlgorithmEntry("multiagent_bc", multiagent_bc, BCConfig, multiagent=True),
+    AlgorithmEntry("magail", magail, MAGAILConfig, online=True, multiagent=True),
+    AlgorithmEntry("independent_gail", independent_gail, MAGAILConfig, online=True,
+                   multiagent=True),
 )}
 """Every algorithm `jaxil train` runs, by name."""
 
@@ -116,6 +125,8 @@ _CHOICES: dict[tuple[type | None, str], Callable[[], Sequence[str]]] = {
     (None, "obs_normalization"): lambda: OBS_NORMALIZATIONS,
     (GAILConfig, "reward"): lambda: tuple(GAIL_REWARDS),
     (InfoGAILConfig, "reward"): lambda: tuple(GAIL_REWARDS),
+    (MAGAILConfig, "reward"): lambda: tuple(GAIL_REWARDS),
+    (MAGAILConfig, "prior"): lambda: PRIORS,
     (GAIfOConfig, "reward"): lambda: tuple(GAIL_REWARDS),
     (MaxEntIRLConfig, "reward"): lambda: REWARD_KINDS,
     (MaxEntIRLConfig, "optimizer"): lambda: OPTIMIZERS,
@@ -187,6 +198,9 @@ def check_setting(config_cls: type, name: str, value: Any, default: Any = None) 
         expected, ok = _float_rule(name, default)
         if not ok(float(value)):
             raise ValueError(f"expected {expected}")
+    elif isinstance(value, tuple) and name == "teams":
+        if not value or not all(isinstance(v, int) and v in (0, 1) for v in value):
+            raise ValueError("expected one team per agent, 0 or 1, e.g. 0,1")
     elif isinstance(value, tuple):
         if not value or not all(isinstance(v, int) and v >= 1 for v in value):
             raise ValueError("expected comma-separated positive integers, e.g. 64,64")

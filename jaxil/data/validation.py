@@ -286,7 +286,8 @@ def check_demos(demos: Demos | Transition, spec: EnvSpec) -> None:
     """Host-side check that concrete `demos` fit `spec`; traced demos are not checked.
 
     `Demos` get the whole `validate_demos`; a flat `Transition` view `[M, ...]` gets the
-    env-specific checks (observation size, action dtype, range and bounds).
+    env-specific checks (observation size, action dtype, range and bounds; multi-agent:
+    `obs[M, A, D]` with zero padding and each agent's actions, naming the agent).
 
     Raises:
         ValueError: naming the field, as `validate_demos`.
@@ -297,6 +298,12 @@ def check_demos(demos: Demos | Transition, spec: EnvSpec) -> None:
         validate_demos(demos, spec)
         return
     obs = np.asarray(demos.obs)
+    if isinstance(spec, MultiAgentSpec):  # env steps [M, A, ...], as one episode
+        _validate_multiagent_obs(obs[None], spec)
+        if demos.action is not None:
+            actions = np.asarray(demos.action)[None]
+            _validate_multiagent_actions(actions, 1, actions.shape[1], spec)
+        return
     if obs.shape[-1:] != (spec.observation_size,):
         raise ValueError(f"obs: expected observation size {spec.observation_size} for env "
                          f"{spec.name!r}, found transitions of shape {_shape(obs)}")
