@@ -287,3 +287,23 @@ def test_cli_train_magail_and_errors(tmp_path, demos, capsys):
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert f"jaxil: error: {message}" in err, err
     assert not (tmp_path / "x.eqx").exists()
+
+
+class _Constant(eqx.Module):
+    def __call__(self, obs, key):
+        return jnp.array([2, 4], jnp.int32)  # the speaker's last message, the listener's up
+
+
+def test_multiagent_bc_masks_the_speaker():
+    """On speaker_listener (Discrete(3) and Discrete(5)) the cloned policy is masked: the
+    speaker's actions 3 and 4 get no probability, before and after an update."""
+    env = jaxil.envs.make("mpe/simple_speaker_listener")
+    data = jaxil.data.as_transitions(jaxil.data.collect(env, _Constant(), jax.random.key(0), 2))
+    algo = multiagent_bc(env)
+    state = jax.jit(algo.update)(algo.init(jax.random.key(0), data), data)
+    rows = agent_rows(data).obs[:2]  # step 0: the speaker's row, the listener's
+    assert state.policy.network.action_sizes == (3, 5)
+    probs = jax.vmap(lambda x: state.policy.distribution(x).probs)(rows)
+    np.testing.assert_array_equal(probs[0, 3:], 0.0)
+    assert float(probs[1, 3:].sum()) > 0.0
+    assert np.isfinite(float(state.metrics["loss"]))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
+import jax
 import jax.numpy as jnp
 
 from jaxil.algorithms.bc import BCConfig, BCState, bc
@@ -73,9 +73,15 @@ def multiagent_bc(env: Env, config: BCConfig | None = None) -> Algorithm:
         if sizes is None:
             return state
         # agents with Discrete spaces of different sizes: each acts (and is fitted) over
-        # its own actions only, as MAPPO's actor does
-        return state._replace(policy=eqx.tree_at(
-            lambda p: p.network, state.policy, AgentActionMask(state.policy.network, sizes)))
+        # its own actions only, as MAPPO's actor does; the optimiser's moments, shaped like
+        # the network, are wrapped alike (same leaves)
+        kind = type(state.policy.network)
+
+        def masked(tree):
+            return jax.tree.map(lambda x: AgentActionMask(x, sizes) if isinstance(x, kind)
+                                else x, tree, is_leaf=lambda x: isinstance(x, kind))
+
+        return state._replace(policy=masked(state.policy), opt_state=masked(state.opt_state))
 
     def update(state: BCState, batch: Transition) -> BCState:
         if batch is None or batch.action is None:
