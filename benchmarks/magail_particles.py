@@ -11,7 +11,8 @@ The demonstrator is a MAPPO expert that jaxil trains first with its recipe
 (`jaxil.experts.train_ppo`, seed 0), acting with its mode (`--expert mappo`, the paper's
 protocol), or on simple_spread the scripted `SpreadGreedyPolicy` (`--expert scripted`).
 Every method is trained on the first `n` of the same demonstrations, seeds vmapped in one
-program, and its policy (sampling, as trained) is scored over 64 episodes per seed.
+program, and its policy is scored over 64 episodes per seed as it acts (`normalised`: the
+adversarial methods sample, BC takes its mode) and with its mode (`normalised_mode`).
 
     python benchmarks/magail_particles.py [--envs mpe/simple_spread,...] [--demos 25,50,...]
         [--methods bc,independent,centralized,decentralized] [--seeds 3]
@@ -129,14 +130,18 @@ def main() -> None:
                     train_key, k = jax.random.split(key)
                     state, _ = jaxil.train(algo, train_key, data, updates,
                                            batch_size=batch_size)
-                    return jnp.mean(jaxil.rollout_episodes(env, algo.policy(state), k,
-                                                           EPISODES).returns)
+                    policy = algo.policy(state)
+                    return jnp.stack([
+                        jnp.mean(jaxil.rollout_episodes(env, p, k, EPISODES).returns)
+                        for p in (policy, policy.with_deterministic(True))])
 
                 start = time.perf_counter()
-                returns = np.asarray(jax.jit(jax.vmap(run))(
-                    jax.random.split(jax.random.key(3), args.seeds)))
+                both = np.asarray(jax.jit(jax.vmap(run))(
+                    jax.random.split(jax.random.key(3), args.seeds)))  # [seeds, 2]
                 seconds = time.perf_counter() - start
+                returns, modes = both[:, 0], both[:, 1]
                 scores = (returns - random_return) / (expert_return - random_return)
+                mode_scores = (modes - random_return) / (expert_return - random_return)
                 curves.setdefault(env_name, {}).setdefault(name, []).append(
                     (count, float(scores.mean()), float(scores.min()), float(scores.max())))
                 emit({"benchmark": "magail_particles", "env": env_name, "method": name,
@@ -145,6 +150,7 @@ def main() -> None:
                       "seeds": args.seeds, "returns": [round(float(r), 2) for r in returns],
                       "normalised": [round(float(v), 3) for v in scores],
                       "normalised_mean": round(float(scores.mean()), 3),
+                      "normalised_mode": [round(float(v), 3) for v in mode_scores],
                       "expert_return": round(expert_return, 2),
                       "random_return": round(random_return, 2), "seconds": round(seconds, 1),
                       **info})

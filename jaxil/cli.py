@@ -126,7 +126,7 @@ console = Console()
 
 Seed = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="PRNG seed (0 to 2**32 - 1).")]
 Backend = Annotated[str | None, typer.Option(
-    help="Brax physics backend (brax/<name> environments only).")]
+    help="Brax physics backend (brax/<name> and coop/brax/<name> environments only).")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Overwrite output files that exist and are not jaxil's own kind.")]
 ShowProgress = Annotated[bool | None, typer.Option(
@@ -470,9 +470,9 @@ def _make_env(name: str, backend: str | None):
     """`jaxil.envs.make(name)`, with `--backend` for Brax environments only."""
     from jaxil import envs
 
-    if backend is not None and not name.startswith("brax/"):
-        fail(f"--backend {backend}: only Brax environments (--env brax/<name>) have a "
-             f"physics backend; --env {name} has none")
+    if backend is not None and not name.removeprefix("coop/").startswith("brax/"):
+        fail(f"--backend {backend}: only Brax environments (--env brax/<name> or "
+             f"coop/brax/<name>) have a physics backend; --env {name} has none")
     try:
         return envs.make(name, **({"backend": backend} if backend else {}))
     except ImportError as err:  # an optional extra that is not installed
@@ -492,8 +492,9 @@ def _check_env_fits(entry: AlgorithmEntry, environment: Any, name: str) -> None:
 
     if entry.multiagent != envs.is_multiagent(environment):
         kind = "multi-agent" if entry.multiagent else "single-agent"
-        fitting = [f"mpe/{n}" for n in sorted(envs.mpe.SCENARIOS)] if entry.multiagent \
-            else None
+        fitting = ([f"mpe/{n}" for n in sorted(envs.mpe.SCENARIOS)]
+                   + [f"coop/{n}" for n in sorted(envs.cooperative.SPLITS)]
+                   if entry.multiagent else None)
         others = [e.name for e in ALGORITHMS.values() if e.multiagent != entry.multiagent]
         fail(f"--env {name}: {entry.name} is a {kind} method; "
              + (f"expected a multi-agent environment: {', '.join(fitting)}" if fitting

@@ -1,0 +1,129 @@
+"""MAGAIL on the competitive particle tasks, after the MAGAIL paper's protocol: the learned
+agents of each team play against the expert's agents of the other team, and the return
+of each side is compared with the experts' own (expert against expert).
+
+Tasks: keep-away (`mpe/simple_push`: an adversary, team 0, and a good agent, team 1) and
+predator-prey (`mpe/simple_tag`: 3 adversaries, 1 good agent). The expert is a MAPPO
+self-play policy that jaxil trains first (shared actor with agent ids, centralised critic,
+seed 0); demonstrations are its episodes (its mode). Methods: MAGAIL with the zero-sum
+prior, decentralised MAGAIL, multi-agent BC.
+
+For each method and seed, two matches of 64 episodes each: learned team 0 against the
+expert's team 1, and the expert's team 0 against learned team 1. Reported per side: the
+mean return of that side's agents, and its ratio to the same side's return in expert
+against expert (the paper's "within 10%" target is a ratio near 1 for both sides; returns
+can be negative, so the ratio's direction is noted in the record).
+
+    python benchmarks/magail_competitive.py [--envs mpe/simple_push,mpe/simple_tag]
+        [--methods zero_sum,decentralized,bc] [--demos 100] [--seeds 3] [--updates 1000]
+        [--expert-steps 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxil
+from jaxil.algorithms import MAGAILConfig, magail, multiagent_bc
+from jaxil.rl.mappo import MAPPOConfig
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import emit  # noqa: E402  (run as a file or with -m)
+from benchmarks.magail_particles import ppo_config  # noqa: E402
+
+EPISODES = 64
+
+
+class Match(eqx.Module):
+    """Team 0 acts with `first`, team 1 with `second` (each a multi-agent policy acting
+    for every agent; only its team's actions are used)."""
+
+    first: eqx.Module
+    second: eqx.Module
+    team0: tuple[bool, ...] = eqx.field(static=True)
+
+    def __call__(self, obs, key):
+        k1, k2 = jax.random.split(key)
+        mask = jnp.asarray(self.team0)
+        return jnp.where(mask, self.first(obs, k1), self.second(obs, k2))
+
+
+def side_returns(env, policy, key, team0) -> tuple[float, float]:
+    """Mean return of team 0's agents and of team 1's agents over `EPISODES` episodes."""
+    returns = jaxil.rollout_episodes(env, policy, key, EPISODES).agent_returns  # [E, N]
+    mask = jnp.asarray(team0)
+    return (jnp.sum(returns * mask) / (EPISODES * jnp.sum(mask)),
+            jnp.sum(returns * ~mask) / (EPISODES * jnp.sum(~mask)))
+
+
+def method(name: str, env, updates: int):
+    if name == "bc":
+        return multiagent_bc(env)
+    return magail(env, MAGAILConfig(prior=name, mappo=MAPPOConfig(ppo_config(updates),
+                                                                  centralized_critic=True)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", default="mpe/simple_push,mpe/simple_tag")
+    parser.add_argument("--methods", default="zero_sum,decentralized,bc")
+    parser.add_argument("--demos", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--updates", type=int, default=1_000)
+    parser.add_argument("--bc-updates", type=int, default=2_000)
+    parser.add_argument("--expert-steps", type=int, default=1_000_000)
+    args = parser.parse_args()
+    for env_name in args.envs.split(","):
+        env = jaxil.envs.make(env_name)
+        team0 = tuple(t == 0 for t in env.unwrapped.teams)
+        start = time.perf_counter()
+        config = MAPPOConfig(dataclasses.replace(jaxil.experts.default_config(
+            "mpe/simple_spread").ppo), centralized_critic=True)
+        expert, _ = jaxil.experts.train_ppo(env, jax.random.key(0), args.expert_steps,
+                                            config)
+        expert_seconds = time.perf_counter() - start
+        demos = jaxil.data.collect(env, expert, jax.random.key(1), args.demos)
+        data = jaxil.data.as_transitions(demos)
+        eval_key = jax.random.key(2)
+        reference = [float(v) for v in side_returns(env, expert, eval_key, team0)]
+        for name in args.methods.split(","):
+            algo = method(name, env, args.updates)
+            updates = args.bc_updates if name == "bc" else args.updates
+
+            def run(key, algo=algo, updates=updates, env=env, team0=team0, data=data,
+                    expert=expert):
+                train_key, k = jax.random.split(key)
+                state, _ = jaxil.train(algo, train_key, data, updates, batch_size=400)
+                learned = algo.policy(state)
+                ours0, _ = side_returns(env, Match(learned, expert, team0), k, team0)
+                _, ours1 = side_returns(env, Match(expert, learned, team0), k, team0)
+                return jnp.stack([ours0, ours1])
+
+            start = time.perf_counter()
+            sides = np.asarray(jax.jit(jax.vmap(run))(
+                jax.random.split(jax.random.key(3), args.seeds)))  # [seeds, 2]
+            emit({"benchmark": "magail_competitive", "env": env_name, "method": name,
+                  "demo_episodes": args.demos, "updates": updates, "seeds": args.seeds,
+                  "team0_return": [round(float(v), 2) for v in sides[:, 0]],
+                  "team1_return": [round(float(v), 2) for v in sides[:, 1]],
+                  "expert_team0_return": round(reference[0], 2),
+                  "expert_team1_return": round(reference[1], 2),
+                  "team0_ratio": [round(float(v / reference[0]), 3) for v in sides[:, 0]],
+                  "team1_ratio": [round(float(v / reference[1]), 3) for v in sides[:, 1]],
+                  "demo_return_per_agent": [round(float(v), 2) for v in
+                                            np.asarray(demos.agent_returns).mean(0)],
+                  "expert_seconds": round(expert_seconds, 1),
+                  "seconds": round(time.perf_counter() - start, 1)})
+
+
+if __name__ == "__main__":
+    main()

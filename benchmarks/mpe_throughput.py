@@ -1,0 +1,177 @@
+"""Throughput of the particle environments and of MAGAIL, with `jaxmarl` side by side where
+it installs (in its own Python: it pins jax and prints on import).
+
+Records (env steps per second; one env step is a step of all agents):
+  - `bare`: jaxil's env step alone, `--envs` vectorised environments (time limit and
+    auto-reset included), uniformly random actions, a `lax.scan` of `--steps` steps;
+  - `jaxmarl`: the same for jaxmarl's env of the same scenario (its own auto-reset), from
+    `benchmarks/peers/jaxmarl_mpe.py` run with `--peer-python`; the ratio jaxil / jaxmarl;
+  - `rollout`: MAPPO's `collect` (the shared policy acting for every agent) with
+    `--loop-envs` environments;
+  - `magail`: whole decentralised-MAGAIL updates (collect, relabel, 4 discriminator steps
+    per agent, PPO's epochs) with the same environments, and its ratio to `rollout`;
+  - `magail_seeds`: `--seeds` MAGAIL runs vmapped in one program (total env steps/s).
+
+With `--peer-python`, also a dynamics check on simple_spread (`check`): 256 random states
+and actions stepped by jaxmarl and by jaxil's `particle_step`; the largest differences in
+the next velocities and positions, and in the positions jaxil would reach by moving with
+the velocity before the update (jaxmarl's order; the original MPE moves with the updated
+velocity, as jaxil does).
+
+    python benchmarks/mpe_throughput.py [--scenarios simple_spread,simple_push]
+        [--envs 1024] [--steps 100] [--loop-envs 64] [--updates 20] [--seeds 8]
+        [--peer-python /path/to/python-with-jaxmarl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxil
+from jaxil.algorithms import MAGAILConfig, magail
+from jaxil.envs import mpe
+from jaxil.envs.mpe import SpreadGreedyPolicy
+from jaxil.envs.wrappers import vectorize
+from jaxil.rl import PPOConfig
+from jaxil.rl.mappo import MAPPOConfig, collect, init_mappo_learner
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import emit, run_peer, timed  # noqa: E402  (run as a file or with -m)
+
+PEER_SCRIPT = os.path.join(os.path.dirname(__file__), "peers", "jaxmarl_mpe.py")
+
+
+def bare_rate(env, num_envs: int, steps: int) -> float:
+    """Env steps/s of `num_envs` vectorised copies of `env` under random actions."""
+    venv = vectorize(env, num_envs)
+    sizes = jnp.asarray(env.spec.action_sizes)
+
+    def run(key):
+        def body(state, k):
+            actions = jax.random.randint(k, (num_envs, sizes.shape[0]), 0, sizes)
+            state = venv.step(state, actions)
+            return state, jnp.sum(state.reward)
+
+        state = venv.reset(key)
+        _, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
+        return rewards
+
+    compiled = jax.jit(run).lower(jax.random.key(0)).compile()
+    timed(lambda: compiled(jax.random.key(0)))  # warm
+    _, seconds = timed(lambda: compiled(jax.random.key(1)))
+    return num_envs * steps / seconds
+
+
+def loop_configs(num_envs: int, updates: int) -> MAGAILConfig:
+    return MAGAILConfig(mappo=MAPPOConfig(
+        PPOConfig(num_envs=num_envs, rollout_length=25, num_epochs=4, num_minibatches=4,
+                  learning_rate=3e-3, entropy_coef=0.01, lr_decay_updates=updates),
+        centralized_critic=True))
+
+
+def rollout_rate(env, config: MAGAILConfig, repeats: int) -> float:
+    """Env steps/s of MAPPO's `collect` with the shared policy in the loop."""
+    mappo_config = config.mappo
+    venv = vectorize(env, mappo_config.ppo.num_envs)
+
+    def run(key):
+        learner = init_mappo_learner(env, mappo_config, key)
+
+        def body(state, k):
+            state, batch = collect(venv, state, learner, k, mappo_config)
+            return state, jnp.sum(batch.transitions.reward)
+
+        return jax.lax.scan(body, venv.reset(key), jax.random.split(key, repeats))[1]
+
+    compiled = jax.jit(run).lower(jax.random.key(0)).compile()
+    timed(lambda: compiled(jax.random.key(0)))
+    _, seconds = timed(lambda: compiled(jax.random.key(1)))
+    return mappo_config.ppo.batch_size * repeats / seconds
+
+
+def magail_rate(env, config: MAGAILConfig, data, updates: int, seeds: int | None) -> float:
+    """Env steps/s of `updates` MAGAIL updates (`seeds` vmapped runs: their total)."""
+    algo = magail(env, config)
+
+    def run(key):
+        return jaxil.train(algo, key, data, updates, batch_size=400)[1]["disc_loss"]
+
+    fn = run if seeds is None else jax.vmap(run)
+    keys = jax.random.key(0) if seeds is None else jax.random.split(jax.random.key(0), seeds)
+    compiled = jax.jit(fn).lower(keys).compile()
+    timed(lambda: compiled(keys))
+    _, seconds = timed(lambda: compiled(keys))
+    return config.mappo.ppo.batch_size * updates * (seeds or 1) / seconds
+
+
+def dynamics_check(python: str | None) -> dict | None:
+    """jaxmarl's and jaxil's simple_spread step from the same states (see the docstring)."""
+    peer = run_peer(python, PEER_SCRIPT, ["check", "simple_spread", "256"])
+    if peer is None:
+        return None
+    n = peer["num_agents"]
+    pos, vel = np.asarray(peer["pos"], np.float32), np.asarray(peer["vel"], np.float32)
+    actions = np.asarray(peer["actions"], np.int32)
+
+    def step(p, v, a):
+        world = mpe.ParticleState(p[:n], v[:n], p[n:])
+        nxt = mpe.particle_step(world, mpe.discrete_moves(a), mpe.SENSITIVITY,
+                                mpe.SPREAD_AGENT_SIZE)
+        return nxt.agent_pos, nxt.agent_vel
+
+    next_pos, next_vel = (np.asarray(x) for x in jax.vmap(step)(pos, vel, actions))
+    theirs_pos = np.asarray(peer["next_pos"])[:, :n]
+    theirs_vel = np.asarray(peer["next_vel"])[:, :n]
+    return {"benchmark": "mpe_dynamics_check", "scenario": "simple_spread", "states": 256,
+            "max_vel_diff": float(np.abs(next_vel - theirs_vel).max()),
+            "max_pos_diff": float(np.abs(next_pos - theirs_pos).max()),
+            "max_pos_diff_old_velocity_order": float(np.abs(
+                pos[:, :n] + vel[:, :n] * mpe.DT - theirs_pos).max())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default="simple_spread,simple_push")
+    parser.add_argument("--envs", type=int, default=1024)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--loop-envs", type=int, default=64)
+    parser.add_argument("--updates", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--peer-python", default=os.environ.get("JAXMARL_PYTHON"))
+    args = parser.parse_args()
+    checked = dynamics_check(args.peer_python)
+    if checked is not None:
+        emit(checked)
+    for scenario in args.scenarios.split(","):
+        env = jaxil.envs.make(f"mpe/{scenario}")
+        record = {"benchmark": "mpe_throughput", "scenario": scenario, "envs": args.envs,
+                  "steps": args.steps, "bare_steps_per_s": round(bare_rate(env, args.envs,
+                                                                            args.steps))}
+        peer = run_peer(args.peer_python, PEER_SCRIPT, [scenario, str(args.envs),
+                                                        str(args.steps)])
+        if peer is not None:
+            record["jaxmarl_steps_per_s"] = round(peer["steps_per_s"])
+            record["jaxil_over_jaxmarl"] = round(record["bare_steps_per_s"]
+                                                 / peer["steps_per_s"], 2)
+        if scenario == "simple_spread":
+            config = loop_configs(args.loop_envs, args.updates)
+            demos = jaxil.data.as_transitions(jaxil.data.collect(
+                env, SpreadGreedyPolicy(), jax.random.key(5), 50))
+            rollout = rollout_rate(env, config, args.updates)
+            loop = magail_rate(env, config, demos, args.updates, None)
+            many = magail_rate(env, config, demos, args.updates, args.seeds)
+            record.update(loop_envs=args.loop_envs, rollout_steps_per_s=round(rollout),
+                          magail_steps_per_s=round(loop),
+                          magail_over_rollout=round(loop / rollout, 3),
+                          seeds=args.seeds, magail_seeds_steps_per_s=round(many))
+        emit(record)
+
+
+if __name__ == "__main__":
+    main()
