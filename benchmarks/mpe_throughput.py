@@ -1,7 +1,8 @@
 """Throughput of the particle environments and of MAGAIL, with `jaxmarl` side by side where
 it installs (in its own Python: it pins jax and prints on import).
 
-Records (env steps per second; one env step is a step of all agents):
+Records (env steps per second, the fastest of 3 timed runs after a warm-up; one env
+step is a step of all agents):
   - `bare`: jaxil's env step alone, `--envs` vectorised environments (time limit and
     auto-reset included), uniformly random actions, a `lax.scan` of `--steps` steps;
   - `jaxmarl`: the same for jaxmarl's env of the same scenario (its own auto-reset), from
@@ -10,6 +11,8 @@ Records (env steps per second; one env step is a step of all agents):
     `--loop-envs` environments;
   - `magail`: whole decentralised-MAGAIL updates (collect, relabel, 4 discriminator steps
     per agent, PPO's epochs) with the same environments, and its ratio to `rollout`;
+  - `mappo`: MAPPO's own updates (the same PPO settings, the env's reward), the learner
+    MAGAIL runs inside; `magail_over_mappo` is what the discriminators cost;
   - `magail_seeds`: `--seeds` MAGAIL runs vmapped in one program (total env steps/s).
 
 With `--peer-python`, also a dynamics check on simple_spread (`check`): 256 random states
@@ -39,12 +42,19 @@ from jaxil.envs import mpe
 from jaxil.envs.mpe import SpreadGreedyPolicy
 from jaxil.envs.wrappers import vectorize
 from jaxil.rl import PPOConfig
-from jaxil.rl.mappo import MAPPOConfig, collect, init_mappo_learner
+from jaxil.rl.mappo import MAPPOConfig, collect, init_mappo_learner, mappo
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import emit, run_peer, timed  # noqa: E402  (run as a file or with -m)
 
 PEER_SCRIPT = os.path.join(os.path.dirname(__file__), "peers", "jaxmarl_mpe.py")
+REPEATS = 3
+
+
+def best_seconds(compiled, *args) -> float:
+    """The fastest of `REPEATS` runs of `compiled(*args)`, after one warm-up run."""
+    timed(lambda: compiled(*args))
+    return min(timed(lambda: compiled(*args))[1] for _ in range(REPEATS))
 
 
 def bare_rate(env, num_envs: int, steps: int) -> float:
@@ -63,9 +73,7 @@ def bare_rate(env, num_envs: int, steps: int) -> float:
         return rewards
 
     compiled = jax.jit(run).lower(jax.random.key(0)).compile()
-    timed(lambda: compiled(jax.random.key(0)))  # warm
-    _, seconds = timed(lambda: compiled(jax.random.key(1)))
-    return num_envs * steps / seconds
+    return num_envs * steps / best_seconds(compiled, jax.random.key(1))
 
 
 def loop_configs(num_envs: int, updates: int) -> MAGAILConfig:
@@ -90,24 +98,23 @@ def rollout_rate(env, config: MAGAILConfig, repeats: int) -> float:
         return jax.lax.scan(body, venv.reset(key), jax.random.split(key, repeats))[1]
 
     compiled = jax.jit(run).lower(jax.random.key(0)).compile()
-    timed(lambda: compiled(jax.random.key(0)))
-    _, seconds = timed(lambda: compiled(jax.random.key(1)))
-    return mappo_config.ppo.batch_size * repeats / seconds
+    return mappo_config.ppo.batch_size * repeats / best_seconds(compiled, jax.random.key(1))
 
 
-def magail_rate(env, config: MAGAILConfig, data, updates: int, seeds: int | None) -> float:
-    """Env steps/s of `updates` MAGAIL updates (`seeds` vmapped runs: their total)."""
-    algo = magail(env, config)
+def magail_rate(env, config: MAGAILConfig, data, updates: int, seeds: int | None,
+                learner_only: bool = False) -> float:
+    """Env steps/s of `updates` MAGAIL updates (`seeds` vmapped runs: their total), or of
+    MAPPO's alone with `learner_only`."""
+    algo = mappo(env, config.mappo) if learner_only else magail(env, config)
+    data = None if learner_only else data
 
     def run(key):
-        return jaxil.train(algo, key, data, updates, batch_size=400)[1]["disc_loss"]
+        return jaxil.train(algo, key, data, updates, batch_size=400)[1]["episode_return"]
 
     fn = run if seeds is None else jax.vmap(run)
     keys = jax.random.key(0) if seeds is None else jax.random.split(jax.random.key(0), seeds)
     compiled = jax.jit(fn).lower(keys).compile()
-    timed(lambda: compiled(keys))
-    _, seconds = timed(lambda: compiled(keys))
-    return config.mappo.ppo.batch_size * updates * (seeds or 1) / seconds
+    return config.mappo.ppo.batch_size * updates * (seeds or 1) / best_seconds(compiled, keys)
 
 
 def dynamics_check(python: str | None) -> dict | None:
@@ -165,10 +172,13 @@ def main() -> None:
                 env, SpreadGreedyPolicy(), jax.random.key(5), 50))
             rollout = rollout_rate(env, config, args.updates)
             loop = magail_rate(env, config, demos, args.updates, None)
+            learner = magail_rate(env, config, demos, args.updates, None, learner_only=True)
             many = magail_rate(env, config, demos, args.updates, args.seeds)
             record.update(loop_envs=args.loop_envs, rollout_steps_per_s=round(rollout),
                           magail_steps_per_s=round(loop),
                           magail_over_rollout=round(loop / rollout, 3),
+                          mappo_steps_per_s=round(learner),
+                          magail_over_mappo=round(loop / learner, 3),
                           seeds=args.seeds, magail_seeds_steps_per_s=round(many))
         emit(record)
 
