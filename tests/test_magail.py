@@ -224,9 +224,10 @@ def test_multiagent_bc_learns_simple_spread(spread, demos):
 # Learning: decentralised MAGAIL (the default prior, 4 discriminator steps), the same demos,
 # 16 envs x 25 steps x 400 updates (160k env steps) per seed, seeds vmapped; each policy
 # (sampling) over 64 episodes, expert-normalised as above. Measured (CPU, seeds
-# split(key(0), 8)): min 0.779, mean 0.845; the test's 4 seeds: min 0.779, mean 0.825
-# (about 35 s on 2 cores). Threshold 0.6. (The centralised prior reaches 0.3-0.4 on this
-# budget, 0.5-0.7 at 1M steps: benchmarks/RESULTS.md.)
+# split(key(0), 8)): min 0.779, mean 0.845, seeds 0.779, 0.835, 0.843, 0.844, 0.842,
+# 0.851, 0.902, 0.863; the test runs the first 3 (about 30 s on 2 cores). 300 updates
+# were not enough for a margin (min 0.517). Threshold 0.6. (The centralised prior
+# reaches 0.3-0.4 on this budget, 0.5-0.7 at 1M steps: benchmarks/RESULTS.md.)
 MAGAIL_LEARN = MAGAILConfig(mappo=MAPPOConfig(
     PPOConfig(num_envs=16, rollout_length=25, num_epochs=4, num_minibatches=4,
               learning_rate=3e-3, entropy_coef=0.01, lr_decay_updates=400),
@@ -244,7 +245,7 @@ def test_magail_learns_simple_spread(spread, demos):
         returns = jaxil.rollout_episodes(spread, algo.policy(state), eval_key, 64).returns
         return (jnp.mean(returns) + 234.6) / (234.6 - 137.0)
 
-    scores = jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(0), SEEDS))
+    scores = jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(0), 3))
     assert float(jnp.min(scores)) > MAGAIL_THRESHOLD, scores
 
 
