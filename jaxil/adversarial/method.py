@@ -142,3 +142,17 @@ def check_method(method: AdversarialMethod, config: AdversarialConfig) -> None:
         if getattr(config, name) < 0:
             raise ValueError(f"{method.config_path}.{name}: expected >= 0, "
                              f"got {getattr(config, name)}")
+
+
+def samples_per_step(batch: Transition, config: AdversarialConfig, config_path: str) -> int:
+    """How many of the expert batch's `batch[M]` samples each of the `disc_steps`
+    discriminator steps takes, `M // disc_steps`.
+
+    Raises:
+        ValueError: `M < disc_steps`, naming `batch_size` and the config field.
+    """
+    n = batch.obs.shape[0] // config.disc_steps
+    if n < 1:
+        raise ValueError(f"batch_size: expected >= {config_path}.disc_steps = "
+                         f"{config.disc_steps}, got {batch.obs.shape[0]}")
+    return n

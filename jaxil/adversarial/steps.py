@@ -178,20 +178,42 @@ def train_discriminator(method: AdversarialMethod, config: AdversarialConfig,
                  tr.terminated.astype(jnp.float32))
         return jax.tree.map(lambda a: jnp.reshape(a, (k, n) + a.shape[1:]), parts)
 
-    grad_fn = eqx.filter_value_and_grad(discriminator_objective, has_aux=True)
-
-    def step(carry, xs):
-        net, opt_state = carry
+    def loss(net, xs):
         expert_part, policy_part, k_gp = xs
-        (_, metrics), grads = grad_fn(net, disc, expert_part, policy_part, k_gp, method,
-                                      config, gamma)
+        return discriminator_objective(net, disc, expert_part, policy_part, k_gp, method,
+                                       config, gamma)
+
+    return discriminator_steps(loss, disc, opt_state, optimizer,
+                               (prepare(expert), prepare(samples, sample_log_probs),
+                                jax.random.split(key, k)))
+
+
+def discriminator_steps(loss, disc: Discriminator, opt_state: optax.OptState,
+                        optimizer: optax.GradientTransformation, xs
+                        ) -> tuple[Discriminator, optax.OptState, Metrics]:
+    """One optimiser step of `disc.net` per leading entry of `xs`, one `lax.scan`.
+
+    Args:
+        loss: `loss(net, x) -> (loss, metrics)` for one entry `x` of `xs`.
+        disc: the `Discriminator`; its `net` is trained.
+        opt_state: the state of `optimizer`.
+        optimizer: the discriminator's optimiser.
+        xs: a pytree whose leaves have a leading axis of one entry per step.
+
+    Returns:
+        `(disc, opt_state, metrics)`: the metrics averaged over the steps, with
+        `disc_grad_norm`.
+    """
+    grad_fn = eqx.filter_value_and_grad(loss, has_aux=True)
+
+    def step(carry, x):
+        net, opt_state = carry
+        (_, metrics), grads = grad_fn(net, x)
         metrics["disc_grad_norm"] = optax.global_norm(grads)
         updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, eqx.is_array))
         return (eqx.apply_updates(net, updates), opt_state), metrics
 
-    (net, opt_state), metrics = jax.lax.scan(
-        step, (disc.net, opt_state),
-        (prepare(expert), prepare(samples, sample_log_probs), jax.random.split(key, k)))
+    (net, opt_state), metrics = jax.lax.scan(step, (disc.net, opt_state), xs)
     metrics = {name: jnp.mean(v) for name, v in metrics.items()}
     return eqx.tree_at(lambda d: d.net, disc, net), opt_state, metrics
 

@@ -40,6 +40,7 @@ from jaxil.adversarial.method import (
     AdversarialMethod,
     LogitsFn,
     check_method,
+    samples_per_step,
 )
 from jaxil.adversarial.networks import Discriminator, make_discriminator
 from jaxil.adversarial.rewards import LearnedReward
@@ -262,10 +263,7 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         if needs_actions and batch.action is None:
             raise ValueError(f"batch: {method.name} needs expert actions (the demos are "
                              "state-only)")
-        n = batch.obs.shape[0] // config.disc_steps
-        if n < 1:
-            raise ValueError(f"batch_size: expected >= {method.config_path}.disc_steps = "
-                             f"{config.disc_steps}, got {batch.obs.shape[0]}")
+        n = samples_per_step(batch, config, method.config_path)
         key, collect_key, sample_key, disc_key, learn_key = jax.random.split(state.key, 5)
         learner = state.learner
         env_state, rollout = collect(venv, state.env_state, learner, collect_key, ppo_config)

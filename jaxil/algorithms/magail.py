@@ -45,12 +45,18 @@ import jax.numpy as jnp
 import optax
 
 from jaxil.adversarial.losses import accuracy, gradient_penalty
-from jaxil.adversarial.method import AdversarialConfig, AdversarialMethod, check_method
+from jaxil.adversarial.method import (
+    AdversarialConfig,
+    AdversarialMethod,
+    check_method,
+    samples_per_step,
+)
 from jaxil.adversarial.networks import Discriminator, make_discriminator
 from jaxil.adversarial.rewards import RewardMapping, gail_reward
 from jaxil.adversarial.steps import (
     batch_logits,
     discriminator_optimizer,
+    discriminator_steps,
     policy_samples,
     relabel,
     train_discriminator,
@@ -402,30 +408,18 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
         inputs = (features(mixed(expert.action, policy_actions)),
                   features(joint(expert)),
                   features(mixed(policy_actions, expert.action)))
-        grad_fn = eqx.filter_value_and_grad(zero_sum_objective, has_aux=True)
-
-        def step(carry, xs):
-            net, opt_state = carry
+        def loss(net, xs):
             parts, k_gp = xs
-            (_, metrics), grads = grad_fn(net, disc, parts, k_gp, adv)
-            metrics["disc_grad_norm"] = optax.global_norm(grads)
-            updates, opt_state = disc_opt.update(grads, opt_state,
-                                                 eqx.filter(net, eqx.is_array))
-            return (eqx.apply_updates(net, updates), opt_state), metrics
+            return zero_sum_objective(net, disc, parts, k_gp, adv)
 
-        (net, opt_state), metrics = jax.lax.scan(
-            step, (disc.net, state.disc_opt_state), (inputs, jax.random.split(key, k)))
-        metrics = {name: jnp.mean(v) for name, v in metrics.items()}
-        return eqx.tree_at(lambda d: d.net, disc, net), opt_state, metrics
+        return discriminator_steps(loss, disc, state.disc_opt_state, disc_opt,
+                                   (inputs, jax.random.split(key, k)))
 
     def update(state: AdversarialState, batch: Transition) -> AdversarialState:
         if batch is None or batch.action is None:
             raise ValueError("batch: MAGAIL needs expert demonstrations with actions; pass "
                              "demos to jaxil.train")
-        per_step = batch.obs.shape[0] // adv.disc_steps
-        if per_step < 1:
-            raise ValueError(f"batch_size: expected >= MAGAILConfig.adversarial.disc_steps "
-                             f"= {adv.disc_steps}, got {batch.obs.shape[0]}")
+        per_step = samples_per_step(batch, adv, "MAGAILConfig.adversarial")
         key, collect_key, sample_key, disc_key, learn_key = jax.random.split(state.key, 5)
         env_state, rollout = collect(venv, state.env_state, state.learner, collect_key,
                                      mappo_config)
