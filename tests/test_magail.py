@@ -167,6 +167,18 @@ def test_zero_sum_on_keep_away():
     check_traced_once(algo.update, state, [batch, batch])
 
 
+def test_bc_warm_start_traces_and_needs_demos(spread, demos):
+    """`adversarial.bc_steps` warm-starts the shared actor on the demos' agent rows (traced,
+    not run); without demos it is refused naming the field."""
+    config = dataclasses.replace(TINY, adversarial=AdversarialConfig(hidden_sizes=(8,),
+                                                                     bc_steps=2))
+    algo = magail(spread, config)
+    state = jax.eval_shape(algo.init, jax.random.key(0), jaxil.data.as_transitions(demos))
+    assert state.learner.policy.normalizer.mean.shape == (D + N,)
+    with pytest.raises(ValueError, match="adversarial.bc_steps: a BC warm start needs"):
+        algo.init(jax.random.key(0), None)
+
+
 def test_independent_gail_config(spread):
     """Independent GAIL is the decentralised prior with a decentralised critic."""
     algo = independent_gail(spread, TINY)
