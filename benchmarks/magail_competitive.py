@@ -4,9 +4,9 @@ of each side is compared with the experts' own (expert against expert).
 
 Tasks: keep-away (`mpe/simple_push`: an adversary, team 0, and a good agent, team 1) and
 predator-prey (`mpe/simple_tag`: 3 adversaries, 1 good agent). The expert is a MAPPO
-self-play policy that jaxil trains first (shared actor with agent ids, centralised critic,
-seed 0); demonstrations are its episodes (its mode). Methods: MAGAIL with the zero-sum
-prior, decentralised MAGAIL, multi-agent BC.
+self-play policy that jaxil trains first with its recipe (`jaxil.experts`: shared actor
+with agent ids, centralised critic, seed 0); demonstrations are its episodes (its mode).
+Methods: MAGAIL with the zero-sum prior, decentralised MAGAIL, multi-agent BC.
 
 For each method and seed, two matches of 64 episodes each: learned team 0 against the
 expert's team 1, and the expert's team 0 against learned team 1. Reported per side: the
@@ -22,7 +22,6 @@ can be negative, so the ratio's direction is noted in the record).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -86,10 +85,7 @@ def main() -> None:
         env = jaxil.envs.make(env_name)
         team0 = tuple(t == 0 for t in env.unwrapped.teams)
         start = time.perf_counter()
-        config = MAPPOConfig(dataclasses.replace(jaxil.experts.default_config(
-            "mpe/simple_spread").ppo), centralized_critic=True)
-        expert, _ = jaxil.experts.train_ppo(env, jax.random.key(0), args.expert_steps,
-                                            config)
+        expert, _ = jaxil.experts.train_ppo(env, jax.random.key(0), args.expert_steps)
         expert_seconds = time.perf_counter() - start
         demos = jaxil.data.collect(env, expert, jax.random.key(1), args.demos)
         data = jaxil.data.as_transitions(demos)

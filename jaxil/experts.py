@@ -14,6 +14,12 @@ arguments) per environment, looked up by `env.spec.name`:
 | `mpe/simple_spread` (MAPPO)     | 1M        | about -140 (team)     | random: about -235     |
 | `mpe/simple_speaker_listener`   | 1M        | about -13 (team)      | random: about -88      |
 | (MAPPO, centralised critic)     |           |                       |                        |
+| `mpe/simple_push` (self-play)   | 1M        | -1.3 / -6.7 per side  | vs random: 13.2 / -6.4 |
+| `mpe/simple_tag` (self-play)    | 1M        | 23.0 / -33.5 per side | vs random: 33.0 / -8.1 |
+
+For the competitive tasks the return is the mean per agent of the adversaries / the good
+agents, expert against expert; "vs random" is each expert side against a uniformly random
+other side (random against random: push 1.2 / -28.3, tag 2.5 / -10.6).
 
 Training itself takes a few seconds on a 2-core CPU for the built-in envs (compiling the
 run takes longer than running it); the Brax recipes are dominated by compiling the
@@ -132,6 +138,21 @@ DEFAULTS: dict[str, ExpertDefaults] = {
     # 500k steps are not enough: 3 of 8 seeds at -21.6 to -24.3 (mode). About 40-65 s a
     # seed on 2 CPU cores (compiling about 10 s).
     "mpe/simple_speaker_listener": ExpertDefaults(
+        MAPPOConfig(_MPE_PPO, centralized_critic=True), num_timesteps=1_000_000),
+    # Competitive tasks: MAPPO self-play (one shared actor, each agent its own reward), the
+    # speaker_listener recipe. Mean return per agent of each side over 64 episodes, seeds
+    # key(0) and key(1), 2-core CPU (the mode):
+    # simple_push, (adversary, good agent): expert against expert -1.33, -6.65 (seed 1:
+    # -1.34, -6.69); the expert's adversary against a random good agent 13.2 (random
+    # against random: 1.2); the expert's good agent against a random adversary -6.4
+    # (random: -28.3). About 30 s a seed.
+    "mpe/simple_push": ExpertDefaults(
+        MAPPOConfig(_MPE_PPO, centralized_critic=True), num_timesteps=1_000_000),
+    # simple_tag, (predators, prey): expert against expert 22.97, -33.52 (seed 1: 22.66,
+    # -32.95); the expert's predators against a random prey 33.0 and 31.6 (random against
+    # random: 2.5); the expert's prey against random predators -8.1 and -7.8 (random prey:
+    # -10.6). About 55 s a seed.
+    "mpe/simple_tag": ExpertDefaults(
         MAPPOConfig(_MPE_PPO, centralized_critic=True), num_timesteps=1_000_000),
 }
 """Tuned recipes by environment name (`env.spec.name`)."""
