@@ -32,12 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxil
-from jaxil.algorithms import MAGAILConfig, magail, multiagent_bc
-from jaxil.rl.mappo import MAPPOConfig
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import emit  # noqa: E402  (run as a file or with -m)
-from benchmarks.magail_particles import ppo_config  # noqa: E402
+from benchmarks.magail_particles import BATCH_SIZE, method  # noqa: E402
 
 EPISODES = 64
 
@@ -62,13 +60,6 @@ def side_returns(env, policy, key, team0) -> tuple[float, float]:
     mask = jnp.asarray(team0)
     return (jnp.sum(returns * mask) / (EPISODES * jnp.sum(mask)),
             jnp.sum(returns * ~mask) / (EPISODES * jnp.sum(~mask)))
-
-
-def method(name: str, env, updates: int):
-    if name == "bc":
-        return multiagent_bc(env)
-    return magail(env, MAGAILConfig(prior=name, mappo=MAPPOConfig(ppo_config(updates),
-                                                                  centralized_critic=True)))
 
 
 def main() -> None:
@@ -98,7 +89,8 @@ def main() -> None:
             def run(key, algo=algo, updates=updates, env=env, team0=team0, data=data,
                     expert=expert):
                 train_key, k = jax.random.split(key)
-                state, _ = jaxil.train(algo, train_key, data, updates, batch_size=400)
+                state, _ = jaxil.train(algo, train_key, data, updates,
+                                       batch_size=BATCH_SIZE)
                 learned = algo.policy(state)
                 ours0, _ = side_returns(env, Match(learned, expert, team0), k, team0)
                 _, ours1 = side_returns(env, Match(expert, learned, team0), k, team0)

@@ -49,20 +49,26 @@ EPISODES = 64
 MAX_DEMOS = 200
 
 
-def ppo_config(updates: int) -> PPOConfig:
-    """The policy optimiser of every adversarial method: 16 envs x 25 steps per update."""
-    return PPOConfig(num_envs=16, rollout_length=25, num_epochs=4, num_minibatches=4,
-                     learning_rate=3e-3, entropy_coef=0.01, lr_decay_updates=updates)
+BATCH_SIZE = 400
+"""Expert env steps per update, every method."""
+
+
+def magail_config(updates: int, num_envs: int = 16) -> MAGAILConfig:
+    """The settings of every adversarial method: MAGAIL's defaults with a PPO of `num_envs`
+    envs x 25 steps per update, its learning rate decayed over `updates`."""
+    return MAGAILConfig(mappo=MAPPOConfig(
+        PPOConfig(num_envs=num_envs, rollout_length=25, num_epochs=4, num_minibatches=4,
+                  learning_rate=3e-3, entropy_coef=0.01, lr_decay_updates=updates),
+        centralized_critic=True))
 
 
 def method(name: str, env, updates: int):
-    """`(algorithm, batch_size)` of the method called `name`."""
+    """The method called `name`: `bc`, `independent`, or a MAGAIL prior."""
     if name == "bc":
-        return multiagent_bc(env), 400
-    config = MAGAILConfig(mappo=MAPPOConfig(ppo_config(updates), centralized_critic=True))
+        return multiagent_bc(env)
     if name == "independent":
-        return independent_gail(env, config), 400
-    return magail(env, dataclasses.replace(config, prior=name)), 400
+        return independent_gail(env, magail_config(updates))
+    return magail(env, dataclasses.replace(magail_config(updates), prior=name))
 
 
 def random_policy(env) -> MultiAgentPolicy:
@@ -122,14 +128,13 @@ def main() -> None:
         for name in args.methods.split(","):
             for count in counts:
                 data = jaxil.data.as_transitions(jax.tree.map(lambda a, c=count: a[:c], demos))
-                algo, batch_size = method(name, env, args.updates)
+                algo = method(name, env, args.updates)
                 updates = args.bc_updates if name == "bc" else args.updates
 
-                def run(key, env=env, algo=algo, data=data, updates=updates,
-                        batch_size=batch_size):
+                def run(key, env=env, algo=algo, data=data, updates=updates):
                     train_key, k = jax.random.split(key)
                     state, _ = jaxil.train(algo, train_key, data, updates,
-                                           batch_size=batch_size)
+                                           batch_size=BATCH_SIZE)
                     policy = algo.policy(state)
                     return jnp.stack([
                         jnp.mean(jaxil.rollout_episodes(env, p, k, EPISODES).returns)
@@ -146,7 +151,8 @@ def main() -> None:
                     (count, float(scores.mean()), float(scores.min()), float(scores.max())))
                 emit({"benchmark": "magail_particles", "env": env_name, "method": name,
                       "demo_episodes": count, "updates": updates,
-                      "env_steps": 0 if name == "bc" else updates * 400,
+                      "env_steps": (0 if name == "bc" else
+                                    updates * magail_config(updates).mappo.batch_size),
                       "seeds": args.seeds, "returns": [round(float(r), 2) for r in returns],
                       "normalised": [round(float(v), 3) for v in scores],
                       "normalised_mean": round(float(scores.mean()), 3),

@@ -41,11 +41,11 @@ from jaxil.algorithms import MAGAILConfig, magail
 from jaxil.envs import mpe
 from jaxil.envs.mpe import SpreadGreedyPolicy
 from jaxil.envs.wrappers import vectorize
-from jaxil.rl import PPOConfig
-from jaxil.rl.mappo import MAPPOConfig, collect, init_mappo_learner, mappo
+from jaxil.rl.mappo import collect, init_mappo_learner, mappo
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import emit, run_peer, timed  # noqa: E402  (run as a file or with -m)
+from benchmarks.magail_particles import BATCH_SIZE, magail_config  # noqa: E402
 
 PEER_SCRIPT = os.path.join(os.path.dirname(__file__), "peers", "jaxmarl_mpe.py")
 REPEATS = 3
@@ -76,13 +76,6 @@ def bare_rate(env, num_envs: int, steps: int) -> float:
     return num_envs * steps / best_seconds(compiled, jax.random.key(1))
 
 
-def loop_configs(num_envs: int, updates: int) -> MAGAILConfig:
-    return MAGAILConfig(mappo=MAPPOConfig(
-        PPOConfig(num_envs=num_envs, rollout_length=25, num_epochs=4, num_minibatches=4,
-                  learning_rate=3e-3, entropy_coef=0.01, lr_decay_updates=updates),
-        centralized_critic=True))
-
-
 def rollout_rate(env, config: MAGAILConfig, repeats: int) -> float:
     """Env steps/s of MAPPO's `collect` with the shared policy in the loop."""
     mappo_config = config.mappo
@@ -109,7 +102,7 @@ def magail_rate(env, config: MAGAILConfig, data, updates: int, seeds: int | None
     data = None if learner_only else data
 
     def run(key):
-        return jaxil.train(algo, key, data, updates, batch_size=400)[1]["episode_return"]
+        return jaxil.train(algo, key, data, updates, batch_size=BATCH_SIZE)[1]["episode_return"]
 
     fn = run if seeds is None else jax.vmap(run)
     keys = jax.random.key(0) if seeds is None else jax.random.split(jax.random.key(0), seeds)
@@ -167,7 +160,7 @@ def main() -> None:
             record["jaxil_over_jaxmarl"] = round(record["bare_steps_per_s"]
                                                  / peer["steps_per_s"], 2)
         if scenario == "simple_spread":
-            config = loop_configs(args.loop_envs, args.updates)
+            config = magail_config(args.updates, args.loop_envs)
             demos = jaxil.data.as_transitions(jaxil.data.collect(
                 env, SpreadGreedyPolicy(), jax.random.key(5), 50))
             rollout = rollout_rate(env, config, args.updates)

@@ -592,6 +592,7 @@ def _check_policy_fits(loaded: Any, path: str, environment: Any, env: str) -> No
 
     from jaxil.envs import is_multiagent
     from jaxil.networks import MultiAgentPolicy
+    from jaxil.networks.multiagent import action_sizes
     from jaxil.types import Box, Discrete
 
     spec = environment.spec
@@ -604,7 +605,7 @@ def _check_policy_fits(loaded: Any, path: str, environment: Any, env: str) -> No
         if loaded.num_agents != spec.num_agents:
             fail(f"policy {path}: acts for {loaded.num_agents} agents, but --env {env} has "
                  f"{spec.num_agents}")
-        masked = getattr(loaded.policy.network, "action_sizes", None)  # AgentActionMask
+        masked = action_sizes(loaded.policy)
         if masked is not None:
             if tuple(masked) != tuple(spec.action_sizes):
                 fail(f"policy {path}: acts with {list(masked)} actions per agent, but "

@@ -67,11 +67,12 @@ from jaxil.adversarial.trainer import (
     zero_metrics,
 )
 from jaxil.algorithms.gail import gail_logits
+from jaxil.algorithms.multiagent_bc import agent_rows
 from jaxil.core import Algorithm
 from jaxil.envs.base import Env
 from jaxil.envs.multiagent import is_multiagent
 from jaxil.envs.wrappers import vectorize
-from jaxil.networks.multiagent import MultiAgentPolicy, agent_inputs
+from jaxil.networks.multiagent import MultiAgentPolicy
 from jaxil.networks.normalizer import normalizer_from_data
 from jaxil.rl.episodes import init_episode_stats
 from jaxil.rl.mappo import (
@@ -233,13 +234,9 @@ def check_magail_config(env: Env, config: MAGAILConfig) -> AdversarialMethod:
 def multiagent_bc_warm_start(policy, demos: Transition, key: PRNGKey,
                              config: AdversarialConfig, agent_ids: bool):
     """`bc_warm_start` of the shared actor on every agent's rows of `demos[M]`
-    (`[M * N]` inputs `[obs_i, onehot(i)]`, agent index fastest)."""
-    inputs = agent_inputs(demos.obs, agent_ids)
-    rows = Transition(jnp.reshape(inputs, (-1, inputs.shape[-1])),
-                      jnp.reshape(demos.action, (-1,) + demos.action.shape[2:]),
-                      None, None, None, None)
-    return bc_warm_start(policy, rows, key, config.bc_steps, config.bc_batch_size,
-                         config.bc_learning_rate)
+    (`agent_rows`)."""
+    return bc_warm_start(policy, agent_rows(demos, agent_ids), key, config.bc_steps,
+                         config.bc_batch_size, config.bc_learning_rate)
 
 
 def zero_sum_objective(net, disc: Discriminator, inputs: tuple, key: PRNGKey,
@@ -301,7 +298,7 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
     Args:
         env: a multi-agent environment with a time limit (e.g.
             `jaxil.envs.make("mpe/simple_spread")`).
-        config: the `MAGAILConfig` (`None`: defaults, the centralised prior).
+        config: the `MAGAILConfig` (`None`: defaults, the decentralised prior).
 
     Raises:
         ValueError: a single-agent env, or a config that does not fit (naming the field).
@@ -335,12 +332,9 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
         learner_key, disc_key, env_key, bc_key, key = jax.random.split(key, 5)
         learner = init_mappo_learner(env, mappo_config, learner_key)
         if prior == "decentralized":
-            keys = jax.random.split(disc_key, n)
-            if demos is None:
-                disc = eqx.filter_vmap(lambda k: build(agent_spec, k, None))(keys)
-            else:
-                disc = eqx.filter_vmap(lambda k, o: build(agent_spec, k, o))(
-                    keys, jnp.moveaxis(demos.obs, -2, 0))
+            per_agent_obs = None if demos is None else jnp.moveaxis(demos.obs, -2, 0)
+            disc = eqx.filter_vmap(lambda k, o: build(agent_spec, k, o))(
+                jax.random.split(disc_key, n), per_agent_obs)
             opt_state = eqx.filter_vmap(disc_opt.init)(eqx.filter(disc.net, eqx.is_array))
         else:
             disc = build(joint_spec, disc_key, None if demos is None else joint(demos).obs)
@@ -408,6 +402,7 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
         inputs = (features(mixed(expert.action, policy_actions)),
                   features(joint(expert)),
                   features(mixed(policy_actions, expert.action)))
+
         def loss(net, xs):
             parts, k_gp = xs
             return zero_sum_objective(net, disc, parts, k_gp, adv)

@@ -21,7 +21,12 @@ from jaxil.algorithms.bc import BCConfig, BCState, bc
 from jaxil.core import Algorithm
 from jaxil.envs.base import Env
 from jaxil.envs.multiagent import is_multiagent
-from jaxil.networks.multiagent import AgentActionMask, MultiAgentPolicy, agent_inputs
+from jaxil.networks.multiagent import (
+    AgentActionMask,
+    MultiAgentPolicy,
+    agent_inputs,
+    mask_actions,
+)
 from jaxil.rl.mappo import MAPPOConfig, agent_spec, masked_action_sizes
 from jaxil.types import EnvSpec, PRNGKey, Transition
 
@@ -32,11 +37,11 @@ class _AgentRows(NamedTuple):
     spec: EnvSpec
 
 
-def agent_rows(tr: Transition) -> Transition:
+def agent_rows(tr: Transition, agent_ids: bool = True) -> Transition:
     """`Transition[M]` of env steps as `Transition[M * N]` agent rows, agent index
-    fastest: `obs [M, N, D] -> [M * N, D + N]` (one-hot id appended), actions
-    `[M, N, ...] -> [M * N, ...]`; the other fields are dropped (BC needs none)."""
-    inputs = agent_inputs(tr.obs, True)
+    fastest: `obs [M, N, D] -> [M * N, D + N]` (one-hot id appended when `agent_ids`),
+    actions `[M, N, ...] -> [M * N, ...]`; the other fields are dropped (BC needs none)."""
+    inputs = agent_inputs(tr.obs, agent_ids)
     action = None if tr.action is None else jnp.reshape(tr.action,
                                                         (-1,) + tr.action.shape[2:])
     return Transition(jnp.reshape(inputs, (-1, inputs.shape[-1])), action, None, None,
@@ -65,7 +70,6 @@ def multiagent_bc(env: Env, config: BCConfig | None = None) -> Algorithm:
     spec = agent_spec(env.spec, MAPPOConfig(agent_ids=True))
     single = bc(_AgentRows(spec), config)
     num_agents = env.spec.num_agents
-
     sizes = masked_action_sizes(env.spec)
 
     def init(key: PRNGKey, demos: Transition | None = None) -> BCState:
@@ -73,15 +77,13 @@ def multiagent_bc(env: Env, config: BCConfig | None = None) -> Algorithm:
         if sizes is None:
             return state
         # agents with Discrete spaces of different sizes: each acts (and is fitted) over
-        # its own actions only, as MAPPO's actor does; the optimiser's moments, shaped like
-        # the network, are wrapped alike (same leaves)
+        # its own actions only, as MAPPO's actor does (`mask_actions`); the optimiser's
+        # moments, shaped like the network, are wrapped alike (same leaves)
         kind = type(state.policy.network)
-
-        def masked(tree):
-            return jax.tree.map(lambda x: AgentActionMask(x, sizes) if isinstance(x, kind)
-                                else x, tree, is_leaf=lambda x: isinstance(x, kind))
-
-        return state._replace(policy=masked(state.policy), opt_state=masked(state.opt_state))
+        opt_state = jax.tree.map(
+            lambda x: AgentActionMask(x, sizes) if isinstance(x, kind) else x,
+            state.opt_state, is_leaf=lambda x: isinstance(x, kind))
+        return state._replace(policy=mask_actions(state.policy, sizes), opt_state=opt_state)
 
     def update(state: BCState, batch: Transition) -> BCState:
         if batch is None or batch.action is None:
