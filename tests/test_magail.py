@@ -179,6 +179,21 @@ def test_bc_warm_start_traces_and_needs_demos(spread, demos):
         algo.init(jax.random.key(0), None)
 
 
+def test_demos_that_end_early_are_refused_with_a_positive_reward(spread, demos):
+    """As GAIL's: `-log(1 - D)` with demos that terminate early would favour long
+    episodes; refused in one line that names the option MAGAIL has (no absorbing state),
+    unless the bias is accepted."""
+    data = jaxil.data.as_transitions(demos)
+    ended = data._replace(terminated=data.terminated.at[3].set(True))
+    with pytest.raises(ValueError, match="1 demonstration episode") as err:
+        magail(spread, TINY).init(jax.random.key(0), ended)
+    assert "MAGAILConfig.adversarial.allow_variable_horizon=True" in str(err.value)
+    assert "absorbing_state" not in str(err.value)
+    accepting = dataclasses.replace(TINY, adversarial=AdversarialConfig(
+        hidden_sizes=(8,), allow_variable_horizon=True))
+    jax.eval_shape(magail(spread, accepting).init, jax.random.key(0), ended)
+
+
 def test_independent_gail_config(spread):
     """Independent GAIL is the decentralised prior with a decentralised critic."""
     algo = independent_gail(spread, TINY)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -115,7 +116,7 @@ def make_inputs(tr: Transition, spec: EnvSpec, normalizer: NormalizerState | Non
 
 def check_horizon(demos: Transition | None, reward_sign: int, absorbing: bool,
                   allow_variable_horizon: bool, method: str, reward_name: str,
-                  option_path: str) -> None:
+                  option_path: str, absorbing_offered: bool = True) -> None:
     """Refuses demos with early terminations for a sign-biased reward.
 
     A reward that is positive everywhere rewards living longer, one that is negative
@@ -132,26 +133,44 @@ def check_horizon(demos: Transition | None, reward_sign: int, absorbing: bool,
         method: the method's name, for the message.
         reward_name: the reward's name, for the message.
         option_path: where the options live in the config (e.g. `"GAILConfig.adversarial"`).
+        absorbing_offered: whether the method has the absorbing-state option (the message
+            suggests it only then).
     """
     if demos is None or reward_sign == 0 or absorbing or allow_variable_horizon:
         return
     try:
         terminated = np.asarray(demos.terminated)
     except jax.errors.TracerArrayConversionError:
-        return  # traced (init under jit): `trainer` checks it inside the program
+        return  # traced (init under jit): `guard_horizon` checks it inside the program
     if terminated.any():
         raise ValueError(horizon_message(int(terminated.sum()), reward_sign, method,
-                                         reward_name, option_path))
+                                         reward_name, option_path, absorbing_offered))
+
+
+def guard_horizon(step: Array, demos: Transition | None, reward_sign: int, absorbing: bool,
+                  allow_variable_horizon: bool, method: str, reward_name: str,
+                  option_path: str, absorbing_offered: bool = True) -> Array:
+    """`check_horizon` on the host, and for demos traced by an `init` under `jit` the same
+    check inside the program: `step` (an `[]` array of the state) is returned with an
+    `equinox.error_if` that raises the same message when a demo terminates."""
+    check_horizon(demos, reward_sign, absorbing, allow_variable_horizon, method, reward_name,
+                  option_path, absorbing_offered)
+    if demos is None or reward_sign == 0 or absorbing or allow_variable_horizon:
+        return step
+    message = horizon_message("some", reward_sign, method, reward_name, option_path,
+                              absorbing_offered)
+    return eqx.error_if(step, jnp.any(demos.terminated), message)
 
 
 def horizon_message(count: int | str, reward_sign: int, method: str, reward_name: str,
-                    option_path: str) -> str:
+                    option_path: str, absorbing_offered: bool = True) -> str:
     bias = "survival (longer episodes)" if reward_sign > 0 else "early termination"
+    absorbing = (f"{option_path}.absorbing_state=True (a DAC-style absorbing state) or "
+                 if absorbing_offered else "")
     return (
         f"demos: {method} with reward {reward_name!r} (always "
         f"{'positive' if reward_sign > 0 else 'negative'}) is biased towards {bias} when "
         f"episodes have variable horizons, and {count} demonstration episode(s) terminate "
-        f"early. Set {option_path}.absorbing_state=True (a DAC-style absorbing state) or "
-        f"{option_path}.allow_variable_horizon=True to accept the bias, or choose a reward "
-        "that takes both signs (e.g. 'logit')."
+        f"early. Set {absorbing}{option_path}.allow_variable_horizon=True to accept the "
+        "bias, or choose a reward that takes both signs (e.g. 'logit')."
     )

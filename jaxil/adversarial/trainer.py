@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxil.adversarial.inputs import check_horizon, horizon_message
+from jaxil.adversarial.inputs import guard_horizon
 from jaxil.adversarial.method import (
     AdversarialConfig,
     AdversarialMethod,
@@ -215,16 +215,14 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
     gamma = ppo_config.gamma
     needs_actions = "a" in method.inputs or method.uses_log_prob or config.bc_steps > 0
     disc_opt = discriminator_optimizer(config)
-    signed = method.reward.sign != 0 and not (config.absorbing_state
-                                               or config.allow_variable_horizon)
 
     def init(key: PRNGKey, demos: Transition | None = None) -> AdversarialState:
         if demos is not None and needs_actions and demos.action is None:
             raise ValueError(f"demos: {method.name} needs demonstrations with actions "
                              "(these are state-only)")
-        check_horizon(demos, method.reward.sign, config.absorbing_state,
-                      config.allow_variable_horizon, method.name, method.reward.name,
-                      method.config_path)
+        step = guard_horizon(jnp.zeros((), jnp.int32), demos, method.reward.sign,
+                             config.absorbing_state, config.allow_variable_horizon,
+                             method.name, method.reward.name, method.config_path)
         learner_key, disc_key, env_key, bc_key, key = jax.random.split(key, 5)
         learner = init_learner(acting.spec, ppo_config, learner_key)
         normalizer = None
@@ -244,11 +242,6 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         if config.replay_rollouts > 0:
             replay = buffer_init(example_transition(spec), config.replay_rollouts
                                  * ppo_config.batch_size)
-        step = jnp.zeros((), jnp.int32)
-        if signed and demos is not None:  # traced demos (init under jit): check in-program
-            message = horizon_message("some", method.reward.sign, method.name,
-                                      method.reward.name, method.config_path)
-            step = eqx.error_if(step, jnp.any(demos.terminated), message)
         ext = None
         if extension is not None:  # its own key: the other pieces start as without it
             ext = extension.init(jax.random.fold_in(key, 1))

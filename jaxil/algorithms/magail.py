@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxil.adversarial.inputs import guard_horizon
 from jaxil.adversarial.losses import accuracy, gradient_penalty
 from jaxil.adversarial.method import (
     AdversarialConfig,
@@ -329,6 +330,10 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
         if demos is not None and demos.action is None:
             raise ValueError("demos: MAGAIL needs demonstrations with actions (these are "
                              "state-only)")
+        reward = _ZERO_SUM_METHOD.reward if prior == "zero_sum" else method.reward
+        step = guard_horizon(jnp.zeros((), jnp.int32), demos, reward.sign, False,
+                             adv.allow_variable_horizon, "MAGAIL", reward.name,
+                             "MAGAILConfig.adversarial", absorbing_offered=False)
         learner_key, disc_key, env_key, bc_key, key = jax.random.split(key, 5)
         learner = init_mappo_learner(env, mappo_config, learner_key)
         if prior == "decentralized":
@@ -347,8 +352,8 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
                                               mappo_config.agent_ids)
             learner = learner._replace(policy=policy)
         return AdversarialState(learner, disc, opt_state, venv.reset(env_key),
-                                init_episode_stats(ppo_config.num_envs), None, key,
-                                jnp.zeros((), jnp.int32), zero_metrics())
+                                init_episode_stats(ppo_config.num_envs), None, key, step,
+                                zero_metrics())
 
     def rewards_of(state: AdversarialState, tr: Transition) -> Array:
         """`[T, B, N]` rewards of the rollout `tr[T, B]` under the current discriminator."""
