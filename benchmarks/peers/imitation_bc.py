@@ -2,7 +2,9 @@
 
 Run with a Python that has `imitation` installed:
     python imitation_bc.py DEMOS.npz BATCH_SIZE NUM_BATCHES
-Prints one JSON line with samples/s.
+`DEMOS.npz` holds `obs`, `acts`, `next_obs`, `dones` and the action space: `n` (discrete
+actions) or `low` and `high` (continuous; imitation's default policy is then a diagonal
+Gaussian). Prints one JSON line with samples/s.
 """
 
 import json
@@ -19,10 +21,14 @@ torch.set_num_threads(2)
 path, batch_size, num_batches = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with np.load(path, allow_pickle=False) as f:
     obs, acts, next_obs, dones = f["obs"], f["acts"], f["next_obs"], f["dones"]
+    if "n" in f:
+        action_space = gym.spaces.Discrete(int(f["n"]))
+    else:
+        action_space = gym.spaces.Box(f["low"].astype(np.float32), f["high"].astype(np.float32))
 transitions = Transitions(obs=obs, acts=acts, next_obs=next_obs, dones=dones,
                           infos=np.array([{}] * len(obs)))
-env = gym.make("CartPole-v1")
-trainer = bc.BC(observation_space=env.observation_space, action_space=env.action_space,
+observation_space = gym.spaces.Box(-np.inf, np.inf, obs.shape[1:], np.float32)
+trainer = bc.BC(observation_space=observation_space, action_space=action_space,
                 demonstrations=transitions, rng=np.random.default_rng(0),
                 batch_size=batch_size)
 trainer.train(n_batches=20)  # warm-up

@@ -113,7 +113,9 @@ def bc(env: Env, config: BCConfig = BCConfig()) -> Algorithm:
         net_key, state_key = jax.random.split(key)
         policy = make_actor_policy(arch, net_key, normalizer)
         zero = jnp.zeros((), jnp.float32)
-        metrics = {"loss": zero, "nll": zero, "entropy": zero, "l2": zero}
+        metrics = {"loss": zero, "nll": zero, "entropy": zero}
+        if not is_zero(config.l2_coef):
+            metrics["l2"] = zero  # see bc_loss
         return BCState(policy, optimizer.init(eqx.filter(policy.network, eqx.is_array)),
                        state_key, jnp.zeros((), jnp.int32), metrics)
 
