@@ -10,7 +10,10 @@ same `--eval-episodes` start states as the expert and the random policy (0 = ran
   episodes in `--demos`): BC on the episodes, `--bc-steps` steps; DAgger seeded with the
   same episodes, `--rounds` rounds of `--num-envs` complete episodes of the learner
   (`first_round` schedule: the first round is the expert's) and as many BC steps in all
-  (the warm start on the demonstrations in `init` included).
+  (the warm start on the demonstrations in `init` included); each policy is scored at
+  every test-time noise level of `--demo-eval-noise` (continuous actions: as below;
+  discrete actions: each executed action replaced by a uniformly random one with that
+  probability), which shows how each copes with states off the expert's path.
 - `dart_perturbed` (`--dart-env`, pendulum by default): at the same budget of expert
   episodes, BC on `1 + rounds * --dart-envs` clean episodes against DART with one clean
   episode and `rounds` rounds of `--dart-envs` noisy-expert episodes (for each `rounds`
@@ -23,11 +26,13 @@ same `--eval-episodes` start states as the expert and the random policy (0 = ran
   would measure that draw.
 
 Every run takes `--bc-steps` gradient steps; DAgger and DART split them evenly between
-the warm start on the demonstrations and their rounds.
+the warm start on the demonstrations and their rounds. Every method trains the same
+learner: BC's default network, or `--hidden-sizes` (`''` for a linear learner).
 
 Usage:
     python benchmarks/dagger.py                      # cartpole and pendulum
     python benchmarks/dagger.py --envs brax/inverted_pendulum
+    python benchmarks/dagger.py --envs cartpole --demos 1,2,5 --demo-eval-noise 0,0.2
     python benchmarks/dagger.py --smoke              # tiny settings, pendulum only
 """
 
@@ -53,24 +58,38 @@ from jaxil.algorithms import (
     dagger,
     dart,
 )
-from jaxil.types import Array, Box, Policy, PRNGKey
+from jaxil.types import Array, Box, Discrete, Policy, PRNGKey
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import emit, machine, save_figure  # noqa: E402  (run as a file or with -m)
 
 
 class PerturbedPolicy(eqx.Module):
-    """`policy`'s action plus `N(0, std^2)` noise per dimension, clipped to the bounds."""
+    """`policy`'s action, perturbed at execution time: on a `Box`, plus `N(0, std^2)`
+    noise per dimension, clipped to the bounds; on a `Discrete` space, replaced by a
+    uniformly random action with probability `std` (epsilon-random)."""
 
     policy: Policy
     std: Array
-    space: Box = eqx.field(static=True)
+    space: Box | Discrete = eqx.field(static=True)
 
     def __call__(self, obs: Array, key: PRNGKey) -> Array:
-        act_key, noise_key = jax.random.split(key)
+        act_key, noise_key, pick_key = jax.random.split(key, 3)
         action = self.policy(obs, act_key)
+        if isinstance(self.space, Discrete):
+            random = jax.random.randint(noise_key, action.shape, 0, self.space.n, action.dtype)
+            return jnp.where(jax.random.uniform(pick_key) < self.std, random, action)
         noisy = action + self.std * jax.random.normal(noise_key, action.shape)
         return jnp.clip(noisy, jnp.asarray(self.space.low), jnp.asarray(self.space.high))
+
+
+def perturbation(space: Box | Discrete, sigma: float) -> Array:
+    """`PerturbedPolicy.std` for a test-time noise level `sigma`: a fraction of the
+    half-range of a `Box`, the probability of a random action on a `Discrete` space."""
+    if isinstance(space, Discrete):
+        return jnp.asarray(sigma, jnp.float32)
+    return jnp.asarray(sigma * (np.asarray(space.high) - np.asarray(space.low)) / 2,
+                       jnp.float32)
 
 
 class Task:
@@ -147,9 +166,17 @@ def record(benchmark: str, task: Task, method: str, scores: list[float], seconds
     return rec
 
 
+def learner_config(args: argparse.Namespace) -> BCConfig:
+    """The learner every method trains: BC's default network, or `--hidden-sizes`
+    (`''`: linear) with `--learning-rate`."""
+    if args.hidden_sizes is None:
+        return BCConfig()
+    return BCConfig(hidden_sizes=args.hidden_sizes, learning_rate=args.learning_rate)
+
+
 def dagger_vs_demos(task: Task, args: argparse.Namespace) -> list[dict]:
     """BC and DAgger scores for each number of demonstration episodes."""
-    learner = BCConfig()
+    learner = learner_config(args)
     sgd_steps = args.bc_steps // (args.rounds + 1)  # the warm start, then every round
     config = DAggerConfig(aggregation=aggregation_config(task, args.num_envs, sgd_steps, args),
                           bc=learner)
@@ -163,12 +190,16 @@ def dagger_vs_demos(task: Task, args: argparse.Namespace) -> list[dict]:
             start = time.perf_counter()
             states = train_seeds(algo, data, updates, args)
             seconds = time.perf_counter() - start
-            scores = [task.score(p) for p in seed_policies(algo, states, args.seeds)]
             queried = 0 if method == "bc" else updates * config.aggregation.labels_per_round
-            out.append(record("dagger_vs_demos", task, method, scores, seconds,
-                              demo_episodes=n, demo_transitions=int(data.obs.shape[0]),
-                              expert_labels=int(data.obs.shape[0]) + queried,
-                              grad_steps=grad_steps))
+            for sigma in args.demo_eval_noise:
+                std = perturbation(task.env.spec.action_space, sigma)
+                scores = [task.score(PerturbedPolicy(p, std, task.env.spec.action_space))
+                          for p in seed_policies(algo, states, args.seeds)]
+                out.append(record("dagger_vs_demos", task, method, scores, seconds,
+                                  hidden_sizes=list(learner.hidden_sizes), demo_episodes=n,
+                                  demo_transitions=int(data.obs.shape[0]),
+                                  expert_labels=int(data.obs.shape[0]) + queried,
+                                  grad_steps=grad_steps, eval_noise=sigma))
     return out
 
 
@@ -179,11 +210,10 @@ def dart_budget(args: argparse.Namespace) -> int:
 
 def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
     """BC and DART at the same budget of expert episodes, with noisy actions at test time."""
-    learner = BCConfig()
+    learner = learner_config(args)
     space = task.env.spec.action_space
     if not isinstance(space, Box):
         raise ValueError(f"--dart-env: expected continuous actions, {task.name} has {space}")
-    half_range = (np.asarray(space.high) - np.asarray(space.low)) / 2
     stride = dart_budget(args)  # episodes per seed
     out = []
     for rounds in args.dart_rounds:
@@ -204,7 +234,7 @@ def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
             noise = (float(jnp.mean(states.behaviour.cov[:, 0, 0]) ** 0.5)
                      if method == "dart" else 0.0)
             for sigma in args.eval_noise:
-                std = jnp.asarray(sigma * half_range, jnp.float32)
+                std = perturbation(space, sigma)
                 scores = [task.score(PerturbedPolicy(p, std, space))
                           for p in seed_policies(algo, states, args.seeds)]
                 out.append(record("dart_perturbed", task, method, scores, seconds,
@@ -226,11 +256,15 @@ def plot(results: list[dict], path: str) -> None:
     for ax, panel in zip(axes[0], panels, strict=True):
         if panel == "dart":
             rows, x_key, group = perturbed, "eval_noise", ("method", "expert_episodes")
+            label = lambda key: f"{key[0]} ({key[1]} episodes)"
             ax.set_xlabel("test-time action noise (fraction of half-range)")
             ax.set_title(f"{perturbed[0]['env']}: BC vs DART, same expert episodes")
         else:
             rows = [r for r in demos if r["env"] == panel]
-            x_key, group = "demo_episodes", ("method",)
+            x_key, group = "demo_episodes", ("method", "eval_noise")
+            noisy = len({r["eval_noise"] for r in rows}) > 1
+            label = lambda key, noisy=noisy: (f"{key[0]} (test noise {key[1]:g})" if noisy
+                                              else key[0])
             ax.set_xscale("log")
             ticks = sorted({r["demo_episodes"] for r in rows})
             ax.set_xticks(ticks, [str(t) for t in ticks])
@@ -241,8 +275,7 @@ def plot(results: list[dict], path: str) -> None:
             sel = sorted((r for r in rows if tuple(r[g] for g in group) == key),
                          key=lambda r: r[x_key])
             x = [r[x_key] for r in sel]
-            label = key[0] if len(key) == 1 else f"{key[0]} ({key[1]} episodes)"
-            line, = ax.plot(x, [r["score_mean"] for r in sel], marker="o", label=label)
+            line, = ax.plot(x, [r["score_mean"] for r in sel], marker="o", label=label(key))
             ax.fill_between(x, [r["score_min"] for r in sel], [r["score_mean"] for r in sel],
                             color=line.get_color(), alpha=0.15)
         ax.axhline(1.0, color="gray", lw=0.8, ls="--")
@@ -255,6 +288,7 @@ def plot(results: list[dict], path: str) -> None:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ints = lambda s: [int(x) for x in s.split(",")]
     floats = lambda s: [float(x) for x in s.split(",")]
+    sizes = lambda s: tuple(int(x) for x in s.split(",") if x)
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", default="cartpole,pendulum",
@@ -264,11 +298,21 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-envs", type=int, default=4, help="DAgger episodes per round")
     p.add_argument("--bc-steps", type=int, default=2000, help="gradient steps of every run")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--hidden-sizes", type=sizes, default=None,
+                   help="learner's hidden layers, comma-separated ('' = linear; default: "
+                        "BCConfig's)")
+    p.add_argument("--learning-rate", type=float, default=3e-3,
+                   help="the learner's learning rate, with --hidden-sizes")
     p.add_argument("--dart-env", default="pendulum", help="'' skips the DART comparison")
     p.add_argument("--dart-rounds", type=ints, default=[1, 2, 4])
     p.add_argument("--dart-envs", type=int, default=1, help="DART episodes per round")
     p.add_argument("--dart-noise-scale", type=float, default=1.0)
-    p.add_argument("--eval-noise", type=floats, default=[0.0, 0.5, 1.0])
+    p.add_argument("--eval-noise", type=floats, default=[0.0, 0.5, 1.0],
+                   help="DART comparison: test-time Gaussian action noise, as fractions of "
+                        "the half-range")
+    p.add_argument("--demo-eval-noise", type=floats, default=[0.0],
+                   help="BC against DAgger: test-time noise levels (continuous actions: as "
+                        "--eval-noise; discrete: the probability of a random action)")
     p.add_argument("--eval-episodes", type=int, default=100)
     p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
