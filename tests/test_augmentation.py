@@ -21,7 +21,7 @@ from jaxil.networks import (
     normalizer_for,
     normalizer_from_range,
 )
-from jaxil.networks.normalizer import NormalizerState
+from jaxil.networks.normalizer import NormalizerState, refit_normalizer
 from jaxil.types import Box
 
 
@@ -98,6 +98,13 @@ def test_range_normalizer_maps_the_data_range_onto_unit_interval():
     np.testing.assert_allclose(normalizer_for("standard", x, 3).mean, np.mean(x, 0), rtol=1e-6)
     with pytest.raises(ValueError, match="obs_normalization"):
         normalizer_for("minmax", x, 3)
+    # refitted to the valid rows of a buffer: the same as fitted to those rows alone
+    padded = jnp.concatenate([x, jnp.full((2, 3), 100.0)])
+    valid = jnp.arange(5) < 3
+    for kind in ("range", "standard", "none"):
+        refit = jax.jit(refit_normalizer, static_argnums=0)(kind, padded, valid)
+        for a, b in zip(refit, normalizer_for(kind, x, 3), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=kind)
 
 
 def test_collect_records_the_mode_by_default():

@@ -15,8 +15,10 @@ round, as one pure function:
 2. add the `(state, expert action)` pairs to the aggregated dataset, a fixed-capacity
    `jaxil.data` buffer seeded with the demonstrations at `init` (once full, the oldest
    pairs are overwritten);
-3. take `sgd_steps` behavioural-cloning steps (BC's own `update`, so every `BCConfig`
-   option applies) on minibatches drawn uniformly from the aggregated dataset;
+3. refit the learner's observation normaliser to the aggregated dataset
+   (`refit_normalizer`), then take `sgd_steps` behavioural-cloning steps (BC's own
+   `update`, so every `BCConfig` option applies) on minibatches drawn uniformly from the
+   aggregated dataset;
 4. compute the behaviour's parameters for the next round from the round's index, the
    learner as it was before step 3 and the states just visited: states it was not
    trained on, so that an error measured there is a held-out one (a learner's error on
@@ -46,6 +48,7 @@ from jaxil.core import Algorithm
 from jaxil.data.buffer import BufferState, buffer_add, buffer_init, buffer_sample
 from jaxil.envs.base import Env, EnvState
 from jaxil.envs.wrappers import vectorize
+from jaxil.networks.normalizer import refit_normalizer
 from jaxil.networks.policy import ActorPolicy
 from jaxil.rl.episodes import EpisodeStats, init_episode_stats, track_transitions
 from jaxil.rl.ppo import EPISODE_METRICS
@@ -92,6 +95,13 @@ class AggregationConfig(eqx.Module):
         batch_size: pairs per behavioural-cloning step, drawn from the aggregated dataset.
         buffer_size: capacity of the aggregated dataset (demonstrations included); when
             it is full the oldest pairs are overwritten.
+        refit_normalizer: refit the learner's observation normaliser (its
+            `BCConfig.obs_normalization`) to the whole aggregated dataset each round,
+            before the round's BC steps. Fitted to a single demonstration only, the range
+            normaliser put the states the rollouts reach later (a swing-up) far outside
+            `[-1, 1]`, where the tanh network saturates: DART from one pendulum episode
+            plus four noisy ones then failed to swing up on 2 of 16 seeds (min -0.05;
+            with refitting min 0.61, mean 0.93 against 0.82).
     """
 
     num_envs: int = eqx.field(static=True, default=8)
@@ -99,6 +109,7 @@ class AggregationConfig(eqx.Module):
     sgd_steps: int = eqx.field(static=True, default=50)
     batch_size: int = eqx.field(static=True, default=256)
     buffer_size: int = eqx.field(static=True, default=100_000)
+    refit_normalizer: bool = eqx.field(static=True, default=True)
 
     @property
     def labels_per_round(self) -> int:
@@ -242,7 +253,13 @@ def aggregation(env: Env, behaviour: Behaviour, config: AggregationConfig,
         key, rollout_key, train_key, next_key = jax.random.split(state.key, 4)
         env_state, transitions, labels = rollout(state, rollout_key)
         dataset = buffer_add(state.dataset, labelled_pairs(transitions.obs, labels))
-        learner, learner_metrics = train_learner(state.learner, dataset, train_key)
+        learner = state.learner
+        if config.refit_normalizer:
+            valid = jnp.arange(dataset.data.obs.shape[0]) < dataset.size
+            normalizer = refit_normalizer(bc_config.obs_normalization, dataset.data.obs, valid)
+            learner = learner._replace(policy=eqx.tree_at(lambda p: p.normalizer,
+                                                          learner.policy, normalizer))
+        learner, learner_metrics = train_learner(learner, dataset, train_key)
         episodes, episode_metrics = track_transitions(state.episodes, transitions)
         flat = lambda x: jnp.reshape(x, (-1, *x.shape[2:]))
         step = state.step + 1

@@ -88,6 +88,22 @@ def normalizer_for(kind: str, x: Array | None, size: int) -> NormalizerState:
     return normalizer_from_range(x) if kind == "range" else normalizer_from_data(x)
 
 
+def refit_normalizer(kind: str, x: Array, valid: Array) -> NormalizerState:
+    """`normalizer_for(kind, x[valid])` for a fixed-shape `x[N, D]` whose rows `valid[N]`
+    (bool) hold data, as a buffer is (traceable: no boolean indexing)."""
+    if kind not in OBS_NORMALIZATIONS:
+        raise ValueError(f"obs_normalization: expected one of {OBS_NORMALIZATIONS}, got {kind!r}")
+    if kind == "none":
+        return init_normalizer(x.shape[-1])
+    if kind == "standard":
+        return update_normalizer(init_normalizer(x.shape[-1]), x, valid)
+    rows = valid[:, None]
+    low = jnp.min(jnp.where(rows, x, jnp.inf), axis=0)
+    high = jnp.max(jnp.where(rows, x, -jnp.inf), axis=0)
+    return NormalizerState((high + low) / 2, ((high - low) / 2) ** 2,
+                           jnp.sum(valid).astype(jnp.float32))
+
+
 def normalize(state: NormalizerState, x: Array, clip: float = 10.0) -> Array:
     """`(x - mean) / std`, clipped to `[-clip, clip]`; `x[..., D]`."""
     std = jnp.sqrt(jnp.maximum(state.var, 1e-8))
