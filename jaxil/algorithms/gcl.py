@@ -307,7 +307,10 @@ def gcl(env: Env, config: GCLConfig | None = None) -> Algorithm:
     return Algorithm(init, update, policy, env.spec)
 
 
-def gcl_reward(state: GCLState, config: GCLConfig | None = None):
-    """The learned reward `-c(obs, action)` as a `jaxil.RewardFn` (`next_obs` unused)."""
-    config = GCLConfig() if config is None else config
+def gcl_reward(state: GCLState, config: GCLConfig):
+    """The learned reward `-c(obs, action)` as a `jaxil.RewardFn` (`next_obs` unused).
+
+    `config` is the `GCLConfig` the state was trained with: the cost's bound
+    `cost_scale` is a setting, not part of the state (a default config here would
+    silently rescale the reward of a run with another bound)."""
     return lambda obs, action, next_obs: -state.cost(obs, action, config.cost_scale)

@@ -10,7 +10,9 @@ For `T = num_iterations` rounds, with `beta = 1 / (1 + sqrt(2 ln K / T))`:
     W_{i+1, k} = W_{i, k} * beta ** G(mu_{i, k}, mu_{E, k}),
     G(mu, mu_E) = ((mu - mu_E) / Z + 2) / 4,
 
-with `Z` the occupancy's total mass (`1 / (1 - gamma)`, or `H + 1` for a finite horizon).
+with `Z` the occupancy's total mass (`jaxil.tabular.mdp.occupancy_total`: `1 / (1 - gamma)`
+without a horizon; over a horizon `H`, `sum_{t=0}^{H} gamma^t` for state features and
+`sum_{t=0}^{H-1} gamma^t` for state-action features, so `H + 1` or `H` at `gamma = 1`).
 The output is the uniform mixture of `pi_1..pi_T`, which (up to `O(sqrt(ln K / T))`) does
 at least as well as the expert for every reward in the weights' span.
 """
