@@ -230,12 +230,15 @@ def test_agent_rows_by_hand():
 # (1,200 agent rows), seeds vmapped; each cloned policy (its mode) over 64 episodes. The
 # score is expert-normalised (a uniformly random policy's -234.6 = 0, the scripted
 # expert's -137.0 = 1). Measured (CPU, seeds split(key(0), 8)): min 0.805, mean 0.852; the
-# test's 4 seeds: min 0.805. Threshold 0.65.
+# test's 4 seeds: min 0.805 (0.805-0.890 again after BC's optimiser became one flat vector,
+# which changed the last bits). Threshold 0.65.
 BC_UPDATES, BC_THRESHOLD, SEEDS = 1000, 0.65, 4
 
 
 def test_multiagent_bc_learns_simple_spread(spread, demos):
     algo = multiagent_bc(spread)
+    # `update` is traced once (a weak-typed or reshaped state would trace it again)
+    algo = algo._replace(update=eqx.debug.assert_max_traces(algo.update, max_traces=1))
 
     def run(key):
         train_key, eval_key = jax.random.split(key)
