@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import jaxil
+from jaxil.algorithms.gcl import mean_episode_length
 from jaxil.data import (
     Demos,
     as_transitions,
@@ -218,7 +219,11 @@ def test_as_transitions_and_step_mask():
     last = int(a["lengths"][0]) + int(a["lengths"][1]) - 1
     np.testing.assert_array_equal(flat.next_obs[last], a["obs"][1, 3])
     assert bool(flat.terminated[last])
-    assert int(flat.terminated.sum()) == 1 and int(flat.truncated.sum()) == 1
+    # Episode 2 (length 2) ends with no flag: it is cut off there, so it ends truncated
+    # instead of running into nothing, and the episodes count as three.
+    assert bool(flat.truncated[-1]) and not bool(flat.terminated[-1])
+    assert int(flat.terminated.sum()) == 1 and int(flat.truncated.sum()) == 2
+    assert float(mean_episode_length(flat)) == pytest.approx(10 / 3)
     assert as_transitions(flat) is flat
 
 

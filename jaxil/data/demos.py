@@ -248,7 +248,12 @@ def step_mask(demos: Demos) -> np.ndarray:
 def as_transitions(demos: Demos | Transition) -> Transition:
     """The valid steps of `demos` as one flat `Transition` of `[M, ...]` arrays (on host).
 
-    `M = sum(lengths)`. A `Transition` is returned as it is.
+    `M = sum(lengths)`. A `Transition` is returned as it is. Every episode ends in a
+    flagged step: an episode whose last valid step has neither flag (a recording that
+    stops there, as demonstrations from other tools may) gets `truncated` there, since it
+    was cut off, not terminated. Without that, the flat view would run it into the next
+    episode for everything that finds episodes by their flags (GCL's episode length,
+    trajectory ids).
 
     Multi-agent demos keep the agent axis after the flat step axis: `obs` and `next_obs`
     `[M, A, D]`, `action` `[M, A]` or `[M, A, act_dim]`, `reward` `[M, A]`, while
@@ -261,6 +266,11 @@ def as_transitions(demos: Demos | Transition) -> Transition:
     mask = step_mask(demos)
     obs = np.asarray(demos.obs)
     pick = lambda x: None if x is None else jax.numpy.asarray(np.asarray(x)[mask])
+    terminated, truncated = np.asarray(demos.terminated), np.asarray(demos.truncated)
+    lengths = np.asarray(demos.lengths)
+    last = np.zeros(mask.shape, bool)  # each episode's last valid step
+    last[np.flatnonzero(lengths > 0), lengths[lengths > 0] - 1] = True
+    truncated = truncated | (last & ~terminated)
     rewards = demos.rewards
     if rewards is None:
         agents = (demos.num_agents,) if demos.multiagent else ()
@@ -270,6 +280,6 @@ def as_transitions(demos: Demos | Transition) -> Transition:
         action=pick(demos.actions),
         reward=pick(rewards),
         next_obs=pick(obs[:, 1:]),
-        terminated=pick(demos.terminated),
-        truncated=pick(demos.truncated),
+        terminated=pick(terminated),
+        truncated=pick(truncated),
     )
