@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 
 from jaxil.algorithms.bc import BCConfig, BCState, bc
@@ -22,7 +21,6 @@ from jaxil.core import Algorithm
 from jaxil.envs.base import Env
 from jaxil.envs.multiagent import is_multiagent
 from jaxil.networks.multiagent import (
-    AgentActionMask,
     MultiAgentPolicy,
     agent_inputs,
     mask_actions,
@@ -77,13 +75,9 @@ def multiagent_bc(env: Env, config: BCConfig | None = None) -> Algorithm:
         if sizes is None:
             return state
         # agents with Discrete spaces of different sizes: each acts (and is fitted) over
-        # its own actions only, as MAPPO's actor does (`mask_actions`); the optimiser's
-        # moments, shaped like the network, are wrapped alike (same leaves)
-        kind = type(state.policy.network)
-        opt_state = jax.tree.map(
-            lambda x: AgentActionMask(x, sizes) if isinstance(x, kind) else x,
-            state.opt_state, is_leaf=lambda x: isinstance(x, kind))
-        return state._replace(policy=mask_actions(state.policy, sizes), opt_state=opt_state)
+        # its own actions only, as MAPPO's actor does; the mask adds no array leaf, so
+        # BC's (flat) optimiser state fits the masked network as it is
+        return state._replace(policy=mask_actions(state.policy, sizes))
 
     def update(state: BCState, batch: Transition) -> BCState:
         if batch is None or batch.action is None:
