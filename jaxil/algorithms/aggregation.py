@@ -48,7 +48,7 @@ from jaxil.core import Algorithm
 from jaxil.data.buffer import BufferState, buffer_add, buffer_init, buffer_sample
 from jaxil.envs.base import Env, EnvState
 from jaxil.envs.wrappers import vectorize
-from jaxil.networks.normalizer import refit_normalizer
+from jaxil.networks.normalizer import normalizer_for
 from jaxil.networks.policy import ActorPolicy
 from jaxil.rl.episodes import EpisodeStats, init_episode_stats, track_transitions
 from jaxil.rl.ppo import EPISODE_METRICS
@@ -256,7 +256,8 @@ def aggregation(env: Env, behaviour: Behaviour, config: AggregationConfig,
         learner = state.learner
         if config.refit_normalizer:
             valid = jnp.arange(dataset.data.obs.shape[0]) < dataset.size
-            normalizer = refit_normalizer(bc_config.obs_normalization, dataset.data.obs, valid)
+            normalizer = normalizer_for(bc_config.obs_normalization, dataset.data.obs,
+                                        env.spec.observation_size, valid)
             learner = learner._replace(policy=eqx.tree_at(lambda p: p.normalizer,
                                                           learner.policy, normalizer))
         learner, learner_metrics = train_learner(learner, dataset, train_key)

@@ -53,13 +53,15 @@ def update_normalizer(state: NormalizerState, batch: Array,
     return NormalizerState(mean, var, total)
 
 
-def normalizer_from_data(x: Array) -> NormalizerState:
-    """Statistics of the samples `x[N, D]`."""
-    return update_normalizer(init_normalizer(x.shape[-1]), x)
+def normalizer_from_data(x: Array, valid: Array | None = None) -> NormalizerState:
+    """Statistics of the samples `x[N, D]` (of the rows where `valid[N]` is true, if
+    given: a fixed-shape buffer, traceable)."""
+    return update_normalizer(init_normalizer(x.shape[-1]), x, valid)
 
 
-def normalizer_from_range(x: Array) -> NormalizerState:
-    """Maps the per-dimension range of the samples `x[N, D]` onto `[-1, 1]`.
+def normalizer_from_range(x: Array, valid: Array | None = None) -> NormalizerState:
+    """Maps the per-dimension range of the samples `x[N, D]` (of the rows where `valid[N]`
+    is true, if given: a fixed-shape buffer, traceable) onto `[-1, 1]`.
 
     Stored as a `NormalizerState` (`mean` the midpoint, `var` the squared half-range), so
     `normalize` applies it. Unlike the mean and variance, the range does not shrink when
@@ -67,16 +69,24 @@ def normalizer_from_range(x: Array) -> NormalizerState:
     goal (a balanced pendulum) keep their rare states (the swing-up) inside `[-1, 1]`
     instead of several standard deviations out, where a tanh network saturates.
     """
-    low, high = jnp.min(x, axis=0), jnp.max(x, axis=0)
-    count = jnp.asarray(x.shape[0], jnp.float32)
+    if valid is None:
+        low, high = jnp.min(x, axis=0), jnp.max(x, axis=0)
+        count = jnp.asarray(x.shape[0], jnp.float32)
+    else:
+        rows = valid[:, None]
+        low = jnp.min(jnp.where(rows, x, jnp.inf), axis=0)
+        high = jnp.max(jnp.where(rows, x, -jnp.inf), axis=0)
+        count = jnp.sum(valid).astype(jnp.float32)
     return NormalizerState((high + low) / 2, ((high - low) / 2) ** 2, count)
 
 
 OBS_NORMALIZATIONS = ("range", "standard", "none")
 
 
-def normalizer_for(kind: str, x: Array | None, size: int) -> NormalizerState:
-    """The normaliser of kind `kind` (one of `OBS_NORMALIZATIONS`) fitted to `x[N, size]`.
+def normalizer_for(kind: str, x: Array | None, size: int,
+                   valid: Array | None = None) -> NormalizerState:
+    """The normaliser of kind `kind` (one of `OBS_NORMALIZATIONS`) fitted to `x[N, size]`,
+    or only to its rows where `valid[N]` is true (a buffer's filled slots; traceable).
 
     `"range"`: `normalizer_from_range`; `"standard"`: mean and variance
     (`normalizer_from_data`); `"none"`, or `x` `None`: the identity.
@@ -85,23 +95,8 @@ def normalizer_for(kind: str, x: Array | None, size: int) -> NormalizerState:
         raise ValueError(f"obs_normalization: expected one of {OBS_NORMALIZATIONS}, got {kind!r}")
     if x is None or kind == "none":
         return init_normalizer(size)
-    return normalizer_from_range(x) if kind == "range" else normalizer_from_data(x)
-
-
-def refit_normalizer(kind: str, x: Array, valid: Array) -> NormalizerState:
-    """`normalizer_for(kind, x[valid])` for a fixed-shape `x[N, D]` whose rows `valid[N]`
-    (bool) hold data, as a buffer is (traceable: no boolean indexing)."""
-    if kind not in OBS_NORMALIZATIONS:
-        raise ValueError(f"obs_normalization: expected one of {OBS_NORMALIZATIONS}, got {kind!r}")
-    if kind == "none":
-        return init_normalizer(x.shape[-1])
-    if kind == "standard":
-        return update_normalizer(init_normalizer(x.shape[-1]), x, valid)
-    rows = valid[:, None]
-    low = jnp.min(jnp.where(rows, x, jnp.inf), axis=0)
-    high = jnp.max(jnp.where(rows, x, -jnp.inf), axis=0)
-    return NormalizerState((high + low) / 2, ((high - low) / 2) ** 2,
-                           jnp.sum(valid).astype(jnp.float32))
+    fit = normalizer_from_range if kind == "range" else normalizer_from_data
+    return fit(x, valid)
 
 
 def normalize(state: NormalizerState, x: Array, clip: float = 10.0) -> Array:
