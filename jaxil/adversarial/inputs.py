@@ -114,6 +114,13 @@ def make_inputs(tr: Transition, spec: EnvSpec, normalizer: NormalizerState | Non
     return DiscInputs(obs, act, next_obs, continuing)
 
 
+def _horizon_matters(demos: Transition | None, reward_sign: int, absorbing: bool,
+                     allow_variable_horizon: bool) -> bool:
+    """Whether demos that end early bias the reward: there are demos, the reward has one
+    sign, and neither the absorbing state nor the user's consent handles it."""
+    return not (demos is None or reward_sign == 0 or absorbing or allow_variable_horizon)
+
+
 def check_horizon(demos: Transition | None, reward_sign: int, absorbing: bool,
                   allow_variable_horizon: bool, method: str, reward_name: str,
                   option_path: str, absorbing_offered: bool = True) -> None:
@@ -136,7 +143,7 @@ def check_horizon(demos: Transition | None, reward_sign: int, absorbing: bool,
         absorbing_offered: whether the method has the absorbing-state option (the message
             suggests it only then).
     """
-    if demos is None or reward_sign == 0 or absorbing or allow_variable_horizon:
+    if not _horizon_matters(demos, reward_sign, absorbing, allow_variable_horizon):
         return
     try:
         terminated = np.asarray(demos.terminated)
@@ -155,7 +162,7 @@ def guard_horizon(step: Array, demos: Transition | None, reward_sign: int, absor
     `equinox.error_if` that raises the same message when a demo terminates."""
     check_horizon(demos, reward_sign, absorbing, allow_variable_horizon, method, reward_name,
                   option_path, absorbing_offered)
-    if demos is None or reward_sign == 0 or absorbing or allow_variable_horizon:
+    if not _horizon_matters(demos, reward_sign, absorbing, allow_variable_horizon):
         return step
     message = horizon_message("some", reward_sign, method, reward_name, option_path,
                               absorbing_offered)
