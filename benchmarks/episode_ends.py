@@ -8,7 +8,7 @@ each seed's deterministic policy over 32 episodes (cartpole) or the goal task's 
 rate and episode length. Settings (`--episode-ends`):
 
 - `absorbing` (the default since the absorbing state was centred): a DAC absorbing state,
-  rewards centred on its reward (`jaxil.adversarial.centre_on_absorbing`);
+  rewards centred on its reward (`jaxil.adversarial.rewards.centre_on_absorbing`);
 - `variable_horizon`: no absorbing state, `allow_variable_horizon=True` (the survival
   bias of a positive reward, kept on purpose).
 

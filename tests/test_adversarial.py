@@ -18,14 +18,12 @@ from jaxil.adversarial import (
     AdversarialConfig,
     DiscInputs,
     LearnedReward,
-    check_horizon,
     discriminator_loss,
     gradient_penalty,
-    make_discriminator,
-    make_inputs,
-    safe_norm,
 )
-from jaxil.adversarial.inputs import without_indicator_gradient
+from jaxil.adversarial.inputs import check_horizon, make_inputs, without_indicator_gradient
+from jaxil.adversarial.losses import safe_norm
+from jaxil.adversarial.networks import make_discriminator
 from jaxil.adversarial.rewards import centre_on_absorbing
 from jaxil.adversarial.steps import policy_samples, relabel
 from jaxil.adversarial.trainer import action_log_probs, bc_warm_start

@@ -8,7 +8,8 @@ import pytest
 
 import jaxil
 from jaxil import experts
-from jaxil.rl import PPOConfig, check_config
+from jaxil.rl import PPOConfig
+from jaxil.rl.ppo import check_config
 
 REQUIRED = ["cartpole", "pendulum", "pointmass", "brax/inverted_pendulum",
             "brax/inverted_double_pendulum"]

@@ -24,10 +24,10 @@ from jaxil.rl import (
     init_learner,
     learn,
     ppo,
-    sample_action,
-    track_episodes,
     value_loss,
 )
+from jaxil.rl.episodes import track_episodes
+from jaxil.rl.ppo import log_prob_and_entropy, sample_action
 
 # A tiny config: enough to exercise every code path, fast to compile.
 TINY = PPOConfig(num_envs=4, rollout_length=8, num_epochs=2, num_minibatches=2,
@@ -133,7 +133,7 @@ def test_squashed_log_prob_is_exact_near_the_bounds():
         action, raw, log_prob = sample_action(policy, obs, jax.random.key(1))
         dist = policy.distribution(obs)
         base, bijector = jaxil.networks.raw_and_bijector(dist)
-        far_log_prob, _ = jaxil.rl.log_prob_and_entropy(
+        far_log_prob, _ = log_prob_and_entropy(
             policy.network, jaxil.networks.normalize(policy.normalizer, obs), raw_far)
         return (action, raw, log_prob, dist.log_prob(action), bijector.forward(raw_far),
                 base.log_prob(raw_far), far_log_prob)

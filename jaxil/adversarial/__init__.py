@@ -20,48 +20,26 @@
 A new adversarial method is an `AdversarialMethod`: a logits function and a reward mapping.
 """
 
-from jaxil.adversarial.divergences import DIVERGENCES, FDivergence, get_divergence
-from jaxil.adversarial.inputs import DiscInputs, check_horizon, make_inputs
-from jaxil.adversarial.losses import (
-    GP_KINDS,
-    discriminator_loss,
-    gradient_penalty,
-    safe_norm,
-    weighted_mean,
-)
-from jaxil.adversarial.networks import (
-    INPUT_KINDS,
-    Discriminator,
-    DiscriminatorNet,
-    make_discriminator,
-)
-from jaxil.adversarial.rewards import (
-    GAIL_REWARDS,
-    LearnedReward,
-    RewardMapping,
-    divergence_reward,
-    gail_reward,
-)
+from jaxil.adversarial.divergences import DIVERGENCES, FDivergence
+from jaxil.adversarial.inputs import DiscInputs
+from jaxil.adversarial.losses import discriminator_loss, gradient_penalty
+from jaxil.adversarial.networks import Discriminator, DiscriminatorNet
+from jaxil.adversarial.rewards import GAIL_REWARDS, LearnedReward, RewardMapping
 from jaxil.adversarial.trainer import (
-    DISC_METRICS,
     AdversarialConfig,
     AdversarialMethod,
     AdversarialState,
     Extension,
-    TransferState,
-    action_log_probs,
     adversarial,
-    bc_warm_start,
     reward_transfer,
 )
 
+# What a user composes or extends; the pieces behind them (input builders, the horizon
+# check, option tables, metric names, numerically safe helpers) stay importable from
+# their modules.
 __all__ = [
-    "DISC_METRICS", "DIVERGENCES", "GAIL_REWARDS", "GP_KINDS", "INPUT_KINDS",
-    "AdversarialConfig", "AdversarialMethod", "AdversarialState", "DiscInputs",
-    "Discriminator", "DiscriminatorNet", "Extension", "FDivergence", "LearnedReward",
-    "RewardMapping",
-    "TransferState", "action_log_probs", "adversarial", "bc_warm_start", "check_horizon",
-    "discriminator_loss", "divergence_reward", "gail_reward", "get_divergence",
-    "gradient_penalty", "make_discriminator", "make_inputs", "reward_transfer", "safe_norm",
-    "weighted_mean",
+    "DIVERGENCES", "GAIL_REWARDS", "AdversarialConfig", "AdversarialMethod",
+    "AdversarialState", "DiscInputs", "Discriminator", "DiscriminatorNet", "Extension",
+    "FDivergence", "LearnedReward", "RewardMapping", "adversarial", "discriminator_loss",
+    "gradient_penalty", "reward_transfer",
 ]

@@ -1,8 +1,8 @@
 """Pure discriminator losses: the variational f-divergence loss and gradient penalties.
 
 Shapes: a batch of expert logits `[N]` against policy logits `[M]`, each with optional
-per-sample weights (the absorbing-state samples of `jaxil.adversarial.absorbing` come
-with weights). Weighted means divide by the sum of weights.
+per-sample weights (the absorbing-state samples, `jaxil.adversarial.steps.policy_samples`,
+come with weights). Weighted means divide by the sum of weights.
 """
 
 from __future__ import annotations

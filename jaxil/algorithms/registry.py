@@ -18,7 +18,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from jaxil.adversarial import DIVERGENCES, GAIL_REWARDS, GP_KINDS, INPUT_KINDS
+from jaxil.adversarial import DIVERGENCES, GAIL_REWARDS
+from jaxil.adversarial.losses import GP_KINDS
+from jaxil.adversarial.networks import INPUT_KINDS
 from jaxil.adversarial.trainer import AdversarialConfig
 from jaxil.algorithms.airl import AIRLConfig, airl
 from jaxil.algorithms.apprenticeship import METHODS, ApprenticeshipConfig, apprenticeship

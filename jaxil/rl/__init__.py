@@ -11,42 +11,26 @@
 """
 
 from jaxil.rl import losses
-from jaxil.rl.episodes import EpisodeStats, init_episode_stats, track_episodes, track_transitions
+from jaxil.rl.episodes import EpisodeStats, init_episode_stats, track_transitions
 from jaxil.rl.gae import gae, normalize_advantages
-from jaxil.rl.losses import (
-    approx_kl,
-    clip_fraction,
-    clipped_surrogate_loss,
-    entropy_loss,
-    value_loss,
-)
+from jaxil.rl.losses import clipped_surrogate_loss, entropy_loss, value_loss
 from jaxil.rl.mappo import MAPPOConfig, MultiAgentPolicy, mappo
 from jaxil.rl.ppo import (
-    EPISODE_METRICS,
-    LEARN_METRICS,
     PPOConfig,
     PPOLearner,
     PPOState,
     RolloutBatch,
-    check_config,
     collect,
     init_learner,
     learn,
-    learning_rate_schedule,
-    log_prob_and_entropy,
-    make_optimizer,
-    policy_arch,
     ppo,
-    sample_action,
-    zero_metrics,
 )
 
+# What a user composes; the helpers behind them (metric names, optimiser and schedule
+# builders, config checks, sampling) stay importable from their modules.
 __all__ = [
-    "EPISODE_METRICS", "EpisodeStats", "LEARN_METRICS", "MAPPOConfig", "MultiAgentPolicy",
-    "PPOConfig", "PPOLearner", "PPOState",
-    "RolloutBatch", "approx_kl", "check_config", "clip_fraction", "clipped_surrogate_loss",
-    "collect", "entropy_loss", "gae", "init_episode_stats", "init_learner", "learn",
-    "learning_rate_schedule", "log_prob_and_entropy", "losses", "make_optimizer", "mappo",
-    "normalize_advantages", "policy_arch", "ppo", "sample_action", "track_episodes",
-    "track_transitions", "value_loss", "zero_metrics",
+    "EpisodeStats", "MAPPOConfig", "MultiAgentPolicy", "PPOConfig", "PPOLearner", "PPOState",
+    "RolloutBatch", "clipped_surrogate_loss", "collect", "entropy_loss", "gae",
+    "init_episode_stats", "init_learner", "learn", "losses", "mappo", "normalize_advantages",
+    "ppo", "track_transitions", "value_loss",
 ]
