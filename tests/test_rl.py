@@ -238,3 +238,45 @@ def test_ppo_learns_cartpole_four_vmapped_seeds():
     assert np.all(np.asarray(returns.mean(axis=1)) >= 475), returns.mean(axis=1)
     biases = np.asarray(states.learner.policy.network.torso.layers[0].bias)
     assert len({b.tobytes() for b in biases}) == 4  # the seeds trained different networks
+
+
+def test_online_round_gives_each_piece_its_key_and_merges_metrics():
+    """`online_round` splits the state's key into (next, collect, *relabel, learn), passes
+    the relabelled rewards to `learn_fn` and merges relabel / learn / episode metrics."""
+    from types import SimpleNamespace
+
+    from jaxil.rl.ppo import online_round
+
+    key = jax.random.key(0)
+    expected = jax.random.split(key, 5)
+    seen = {}
+    rollout = SimpleNamespace(transitions="transitions")
+
+    def collect_fn(env_state, learner, k):
+        seen["collect"] = k
+        return env_state + 1, rollout
+
+    def relabel_fn(learner, got, next_key, k1, k2):
+        seen["relabel"] = (next_key, k1, k2)
+        assert got is rollout and learner == "learner"
+        return "rewards", "extra", {"shared": 1.0, "relabel": 2.0}
+
+    def learn_fn(learner, got, rewards, k):
+        seen["learn"] = k
+        assert rewards == "rewards"
+        return "learned", {"shared": 3.0, "learn": 4.0}
+
+    def track_fn(episodes, transitions):
+        assert transitions == "transitions"
+        return episodes + 1, {"episode_return": 5.0}
+
+    out = online_round(key, 0, "learner", 10, collect_fn=collect_fn, relabel_fn=relabel_fn,
+                       learn_fn=learn_fn, track_fn=track_fn, relabel_keys=2)
+    data = lambda k: np.asarray(jax.random.key_data(k))
+    np.testing.assert_array_equal(data(out.key), data(expected[0]))
+    np.testing.assert_array_equal(data(seen["collect"]), data(expected[1]))
+    for got, want in zip(seen["relabel"], (expected[0], expected[2], expected[3]), strict=True):
+        np.testing.assert_array_equal(data(got), data(want))
+    np.testing.assert_array_equal(data(seen["learn"]), data(expected[4]))
+    assert (out.env_state, out.learner, out.episodes, out.extra) == (1, "learned", 11, "extra")
+    assert out.metrics == {"shared": 3.0, "relabel": 2.0, "learn": 4.0, "episode_return": 5.0}

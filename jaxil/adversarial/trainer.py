@@ -20,6 +20,9 @@ reward mapping. `adversarial` turns one into an `Algorithm` whose
 4. run PPO's epochs on the relabelled rewards (GAE bootstraps through truncation, not
    through termination).
 
+Steps 1 and 4, with the episode tracking, are PPO's own online round
+(`jaxil.rl.ppo.online_round`); steps 2 and 3 are the `relabel_fn` this loop gives it.
+
 `reward_transfer` is PPO from scratch on a fixed `LearnedReward`
 (`jaxil.rl.ppo(env, config, reward_fn=reward)`).
 """
@@ -67,10 +70,10 @@ from jaxil.rl.ppo import (
     PPOLearner,
     PPOState,
     check_config,
-    collect,
     init_learner,
-    learn,
+    online_round,
     ppo,
+    ppo_steps,
 )
 from jaxil.types import Array, EnvSpec, Metrics, PRNGKey, Transition
 
@@ -257,35 +260,39 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             raise ValueError(f"batch: {method.name} needs expert actions (the demos are "
                              "state-only)")
         n = samples_per_step(batch, config, method.config_path)
-        key, collect_key, sample_key, disc_key, learn_key = jax.random.split(state.key, 5)
-        learner = state.learner
-        env_state, rollout = collect(venv, state.env_state, learner, collect_key, ppo_config)
-        tr = view(rollout.transitions)
-        # the rollout's exact log-probabilities of its own actions (AIRL's logits use them)
-        log_probs = rollout.log_probs if method.uses_log_prob else None
-        rewards = relabel(method, config, state.discriminator, learner.policy, tr, gamma,
-                          log_probs)
-        ext, ext_metrics = state.extension, {}
-        if extension is not None:
-            ext, extra, ext_metrics = extension.step(ext, rollout.transitions,
-                                                     jax.random.fold_in(key, 1))
-            rewards = rewards + extra
-
-        replay = None if state.replay is None else buffer_add(state.replay, tr)
         count = n * config.disc_steps
         expert = jax.tree.map(lambda a: a[:count], batch)
-        samples, sample_log_probs = policy_samples(tr, replay, sample_key, count, log_probs)
-        disc, disc_opt_state, disc_metrics = train_discriminator(
-            method, config, state.discriminator, state.disc_opt_state, learner.policy,
-            expert, samples, disc_key, gamma, sample_log_probs)
 
-        learner, ppo_metrics = learn(learner, rollout, rewards, learn_key, ppo_config)
-        episodes, episode_metrics = track_transitions(state.episodes, tr)
-        metrics = {**disc_metrics, "relabelled_reward": jnp.mean(rewards), **ppo_metrics,
-                   **episode_metrics, **ext_metrics}
-        metrics = {k: jnp.asarray(metrics[k], jnp.float32) for k in state.metrics}
-        return AdversarialState(learner, disc, disc_opt_state, env_state, episodes, replay,
-                                key, state.step + 1, metrics, ext)
+        def relabel_and_train(learner, rollout, key, sample_key, disc_key):
+            tr = view(rollout.transitions)
+            # the rollout's exact log-probabilities of its own actions (AIRL's logits)
+            log_probs = rollout.log_probs if method.uses_log_prob else None
+            rewards = relabel(method, config, state.discriminator, learner.policy, tr, gamma,
+                              log_probs)
+            ext, ext_metrics = state.extension, {}
+            if extension is not None:
+                ext, extra, ext_metrics = extension.step(ext, rollout.transitions,
+                                                         jax.random.fold_in(key, 1))
+                rewards = rewards + extra
+            replay = None if state.replay is None else buffer_add(state.replay, tr)
+            samples, sample_log_probs = policy_samples(tr, replay, sample_key, count,
+                                                       log_probs)
+            disc, disc_opt_state, disc_metrics = train_discriminator(
+                method, config, state.discriminator, state.disc_opt_state, learner.policy,
+                expert, samples, disc_key, gamma, sample_log_probs)
+            metrics = {**disc_metrics, "relabelled_reward": jnp.mean(rewards), **ext_metrics}
+            return rewards, (disc, disc_opt_state, replay, ext), metrics
+
+        out = online_round(
+            state.key, state.env_state, state.learner, state.episodes,
+            **ppo_steps(venv, ppo_config),
+            relabel_fn=relabel_and_train,
+            track_fn=lambda episodes, tr: track_transitions(episodes, view(tr)),
+            relabel_keys=2)
+        disc, disc_opt_state, replay, ext = out.extra
+        metrics = {k: jnp.asarray(out.metrics[k], jnp.float32) for k in state.metrics}
+        return AdversarialState(out.learner, disc, disc_opt_state, out.env_state,
+                                out.episodes, replay, out.key, state.step + 1, metrics, ext)
 
     def policy(state: AdversarialState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(ppo_config.deterministic_policy)

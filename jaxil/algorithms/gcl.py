@@ -44,7 +44,14 @@ from jaxil.networks.mlp import MLP
 from jaxil.networks.normalizer import NormalizerState, normalize, normalizer_from_data
 from jaxil.networks.policy import ActorPolicy
 from jaxil.rl.episodes import EpisodeStats, init_episode_stats, track_transitions
-from jaxil.rl.ppo import PPOConfig, PPOLearner, check_config, collect, init_learner, learn
+from jaxil.rl.ppo import (
+    PPOConfig,
+    PPOLearner,
+    check_config,
+    init_learner,
+    online_round,
+    ppo_steps,
+)
 from jaxil.types import Array, Metrics, PRNGKey, Transition
 
 METRIC_NAMES = ("cost_loss", "demo_cost", "sample_cost", "effective_sample_size",
@@ -277,29 +284,30 @@ def gcl(env: Env, config: GCLConfig | None = None) -> Algorithm:
         if batch is None or batch.action is None:
             raise ValueError("batch: guided cost learning needs a batch of expert "
                              "transitions with actions; pass demos to jaxil.train")
-        key, k_collect, k_learn = jax.random.split(state.key, 3)
-        env_state, rollout = collect(venv, state.env_state, state.learner, k_collect,
-                                     ppo_config)
-        tr = rollout.transitions
-        ids = trajectory_ids(tr.terminated | tr.truncated)
-        step = lambda carry, x: cost_step(carry, x, tr, rollout.log_probs, ids, batch,
-                                          state.demo_length)
-        (cost, cost_opt_state), cost_metrics = jax.lax.scan(
-            step, (state.cost, state.cost_opt_state), None, length=num_updates_cost)
-        rewards = -jax.vmap(jax.vmap(lambda o, a: cost(o, a, config.cost_scale)))(
-            tr.obs, tr.action)
-        learner, ppo_metrics = learn(state.learner, rollout, rewards, k_learn, ppo_config)
-        episodes, episode_metrics = track_transitions(state.episodes, tr)
-        metrics = {
-            **{k: v[-1] for k, v in cost_metrics.items()},
-            "policy_loss": ppo_metrics["policy_loss"],
-            "entropy": ppo_metrics["entropy"],
-            "episode_return": episode_metrics["episode_return"],
-            "mean_true_reward": jnp.mean(tr.reward),
-        }
-        return GCLState(learner, cost, cost_opt_state, env_state, state.demo_length, episodes,
-                        key, state.step + 1,
-                        {k: jnp.asarray(metrics[k], jnp.float32) for k in METRIC_NAMES})
+
+        def fit_cost(learner, rollout, key):
+            del learner, key
+            tr = rollout.transitions
+            ids = trajectory_ids(tr.terminated | tr.truncated)
+            step = lambda carry, x: cost_step(carry, x, tr, rollout.log_probs, ids, batch,
+                                              state.demo_length)
+            (cost, cost_opt_state), cost_metrics = jax.lax.scan(
+                step, (state.cost, state.cost_opt_state), None, length=num_updates_cost)
+            rewards = -jax.vmap(jax.vmap(lambda o, a: cost(o, a, config.cost_scale)))(
+                tr.obs, tr.action)
+            metrics = {**{k: v[-1] for k, v in cost_metrics.items()},
+                       "mean_true_reward": jnp.mean(tr.reward)}
+            return rewards, (cost, cost_opt_state), metrics
+
+        out = online_round(
+            state.key, state.env_state, state.learner, state.episodes,
+            **ppo_steps(venv, ppo_config),
+            relabel_fn=fit_cost,
+            track_fn=track_transitions)
+        cost, cost_opt_state = out.extra
+        return GCLState(out.learner, cost, cost_opt_state, out.env_state, state.demo_length,
+                        out.episodes, out.key, state.step + 1,
+                        {k: jnp.asarray(out.metrics[k], jnp.float32) for k in METRIC_NAMES})
 
     def policy(state: GCLState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(config.deterministic_policy)

@@ -79,12 +79,12 @@ from jaxil.rl.episodes import init_episode_stats
 from jaxil.rl.mappo import (
     MAPPOConfig,
     check_mappo_config,
-    collect,
     init_mappo_learner,
-    learn_agents,
+    mappo_steps,
     multiagent_policy,
     team_episodes,
 )
+from jaxil.rl.ppo import online_round
 from jaxil.types import Array, Box, Discrete, EnvSpec, Metrics, PRNGKey, Transition
 
 PRIORS = ("centralized", "decentralized", "zero_sum")
@@ -420,24 +420,27 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
             raise ValueError("batch: MAGAIL needs expert demonstrations with actions; pass "
                              "demos to jaxil.train")
         per_step = samples_per_step(batch, adv, "MAGAILConfig.adversarial")
-        key, collect_key, sample_key, disc_key, learn_key = jax.random.split(state.key, 5)
-        env_state, rollout = collect(venv, state.env_state, state.learner, collect_key,
-                                     mappo_config)
-        tr = rollout.transitions
-        rewards = rewards_of(state, tr)
         count = per_step * adv.disc_steps
         expert = jax.tree.map(lambda a: a[:count], batch)
-        samples, _ = policy_samples(tr, None, sample_key, count)
-        disc, disc_opt_state, disc_metrics = train_disc(state, expert, samples, disc_key)
-        disc_metrics = {k: jnp.mean(v) for k, v in disc_metrics.items()}
-        learner, ppo_metrics = learn_agents(state.learner, rollout, rewards, learn_key, env,
-                                            mappo_config)
-        episodes, episode_metrics = team_episodes(state.episodes, tr)
-        metrics = {**disc_metrics, "relabelled_reward": jnp.mean(rewards), **ppo_metrics,
-                   **episode_metrics}
-        metrics = {k: jnp.asarray(metrics[k], jnp.float32) for k in state.metrics}
-        return AdversarialState(learner, disc, disc_opt_state, env_state, episodes, None,
-                                key, state.step + 1, metrics)
+
+        def relabel_and_train(learner, rollout, key, sample_key, disc_key):
+            del learner, key
+            tr = rollout.transitions
+            rewards = rewards_of(state, tr)
+            samples, _ = policy_samples(tr, None, sample_key, count)
+            disc, disc_opt_state, disc_metrics = train_disc(state, expert, samples, disc_key)
+            metrics = {**{k: jnp.mean(v) for k, v in disc_metrics.items()},
+                       "relabelled_reward": jnp.mean(rewards)}
+            return rewards, (disc, disc_opt_state), metrics
+
+        out = online_round(
+            state.key, state.env_state, state.learner, state.episodes,
+            **mappo_steps(venv, env, mappo_config), relabel_fn=relabel_and_train,
+            track_fn=team_episodes, relabel_keys=2)
+        disc, disc_opt_state = out.extra
+        metrics = {k: jnp.asarray(out.metrics[k], jnp.float32) for k in state.metrics}
+        return AdversarialState(out.learner, disc, disc_opt_state, out.env_state,
+                                out.episodes, None, out.key, state.step + 1, metrics)
 
     def policy(state: AdversarialState) -> MultiAgentPolicy:
         return multiagent_policy(state.learner, env, mappo_config)

@@ -41,6 +41,8 @@ different `Box` spaces are refused: one squashed head cannot have per-agent boun
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -283,6 +285,16 @@ def multiagent_policy(learner: PPOLearner, env: Env, config: MAPPOConfig
     return MultiAgentPolicy(actor, env.spec.num_agents, config.agent_ids)
 
 
+def mappo_steps(venv: Env, env: Env, config: MAPPOConfig) -> dict[str, Callable]:
+    """MAPPO's `collect_fn` and `learn_fn` for `jaxil.rl.ppo.online_round` on the vectorised
+    `venv` of the multi-agent `env`: `collect` a rollout, `learn_agents` from the given
+    rewards `[T, B, N]`."""
+    return {"collect_fn": lambda env_state, learner, key: collect(venv, env_state, learner,
+                                                                  key, config),
+            "learn_fn": lambda learner, rollout, rewards, key: learn_agents(
+                learner, rollout, rewards, key, env, config)}
+
+
 def mappo(env: Env, config: MAPPOConfig | None = None) -> Algorithm:
     """MAPPO on a multi-agent `env` as an `Algorithm` (design: the module docstring).
 
@@ -292,8 +304,8 @@ def mappo(env: Env, config: MAPPOConfig | None = None) -> Algorithm:
     `MultiAgentPolicy`, `policy(obs[N, D], key) -> action[N]`.
 
     The state is a `jaxil.rl.PPOState` (its `episodes` track the team return). Metrics:
-    `jaxil.rl.LEARN_METRICS` over agent-steps (`mean_reward`: per agent and step) and
-    `jaxil.rl.EPISODE_METRICS`, where `episode_return` is the team return of the episodes
+    `jaxil.rl.ppo.LEARN_METRICS` over agent-steps (`mean_reward`: per agent and step) and
+    `jaxil.rl.ppo.EPISODE_METRICS`, where `episode_return` is the team return of the episodes
     that ended in the rollout: the mean over agents of each agent's return, which for a
     shared cooperative reward (`mpe/simple_spread`) is the return of that shared reward,
     the same number `jaxil.evaluate` reports.
@@ -312,12 +324,7 @@ def mappo(env: Env, config: MAPPOConfig | None = None) -> Algorithm:
     check_mappo_config(env, config)
     venv = vectorize(env, config.ppo.num_envs)
     init = online_init(venv, config.ppo, lambda key: init_mappo_learner(env, config, key))
-    update = online_update(
-        lambda env_state, learner, key: collect(venv, env_state, learner, key, config),
-        team_episodes,
-        lambda learner, rollout, key: learn_agents(learner, rollout,
-                                                   rollout.transitions.reward, key, env,
-                                                   config))
+    update = online_update(**mappo_steps(venv, env, config), track_fn=team_episodes)
 
     def policy(state: PPOState) -> MultiAgentPolicy:
         return multiagent_policy(state.learner, env, config)

@@ -7,6 +7,9 @@ The pieces, usable on their own (GAIL and AIRL build on them with a learned rewa
   `[T, B]` rollout of the vectorised env with the behaviour log-probabilities.
 - `learn(learner, batch, rewards, key, config) -> (learner, metrics)`: GAE on the given
   rewards, then `num_epochs` passes of clipped-surrogate SGD over shuffled minibatches.
+- `online_round(...)`: one round of any on-policy learner, collect / relabel / learn /
+  track, with the functions it is given (PPO, MAPPO, the adversarial methods, MAGAIL and
+  GCL all run it; `ppo_steps` gives PPO's `collect` and `learn`).
 - `ppo(env, config) -> Algorithm`: `collect` then `learn` on the environment's rewards.
 
 Discrete and continuous actions share one code path; only the policy head (a distrax
@@ -60,7 +63,7 @@ LEARN_METRICS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl",
 """Names of the `[]` metrics `learn` returns."""
 
 EPISODE_METRICS = ("episode_return", "episode_length", "episodes")
-"""Names of the `[]` metrics `jaxil.rl.track_episodes` returns."""
+"""Names of the `[]` metrics `jaxil.rl.episodes.track_episodes` returns."""
 
 
 class PPOConfig(eqx.Module):
@@ -475,20 +478,17 @@ def ppo(env: Env, config: PPOConfig | None = None, reward_fn: Any = None) -> Alg
     check_config(env.spec, config)
     venv = vectorize(env, config.num_envs)
 
-    def learn_rollout(learner: PPOLearner, rollout: RolloutBatch, key: PRNGKey):
-        tr = rollout.transitions
-        rewards = tr.reward if reward_fn is None else transition_rewards(reward_fn, tr,
-                                                                          config.gamma)
-        return learn(learner, rollout, rewards, key, config)
+    def learned_rewards(learner: PPOLearner, rollout: RolloutBatch, key: PRNGKey):
+        del learner, key
+        return transition_rewards(reward_fn, rollout.transitions, config.gamma), None, {}
 
     def policy(state: PPOState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(config.deterministic_policy)
 
     return Algorithm(
         online_init(venv, config, lambda key: init_learner(env.spec, config, key)),
-        online_update(lambda env_state, learner, key: collect(venv, env_state, learner, key,
-                                                              config),
-                      track_transitions, learn_rollout),
+        online_update(**ppo_steps(venv, config), track_fn=track_transitions,
+                      relabel_fn=env_rewards if reward_fn is None else learned_rewards),
         policy, env.spec)
 
 
@@ -508,24 +508,93 @@ def online_init(venv: Env, config: PPOConfig, make_learner: Callable[[PRNGKey], 
     return init
 
 
-def online_update(collect_fn: Callable, track_fn: Callable, learn_fn: Callable
-                  ) -> Callable[..., PPOState]:
-    """`update(state, batch=None) -> PPOState`: one online round of an on-policy learner
-    (PPO, MAPPO), `batch` ignored: collect a rollout, track its episodes, learn from it.
+class OnlineRound(NamedTuple):
+    """What `online_round` returns: the pieces of the next state.
+
+    Attributes:
+        key: the PRNG key of the next round.
+        env_state: the environments after the rollout.
+        learner: the learner after its update.
+        episodes: the episode statistics with the rollout's episodes added.
+        extra: what `relabel_fn` returned beside the rewards (e.g. a trained
+            discriminator), or `None`.
+        metrics: `relabel_fn`'s, then `learn_fn`'s, then `track_fn`'s metrics, merged.
+    """
+
+    key: PRNGKey
+    env_state: EnvState
+    learner: Any
+    episodes: Any
+    extra: Any
+    metrics: Metrics
+
+
+def env_rewards(learner: Any, rollout: RolloutBatch, key: PRNGKey) -> tuple[Array, None, Metrics]:
+    """`relabel_fn` of `online_round` that keeps the environment's rewards `[T, B]`."""
+    del learner, key
+    return rollout.transitions.reward, None, {}
+
+
+def online_round(key: PRNGKey, env_state: EnvState, learner: Any, episodes: Any, *,
+                 collect_fn: Callable, relabel_fn: Callable, learn_fn: Callable,
+                 track_fn: Callable, relabel_keys: int = 0) -> OnlineRound:
+    """One online round of an on-policy learner: collect a rollout, relabel its rewards,
+    learn from them, track its episodes. PPO, MAPPO, the adversarial methods, MAGAIL and
+    GCL all run this round and differ only in the functions they pass.
+
+    `key` is split into `2 + relabel_keys + 1` keys: the next round's key, the rollout's,
+    `relabel_keys` for `relabel_fn` and the learner's, in that order.
+
+    Args:
+        key: the round's PRNG key (the state's).
+        env_state, learner, episodes: the state's pieces.
+        collect_fn: `collect_fn(env_state, learner, key) -> (env_state, RolloutBatch)`.
+        relabel_fn: `relabel_fn(learner, rollout, next_key, *keys) -> (rewards[T, ...],
+            extra, metrics)`, with the learner before this round's update, the next
+            round's key (for pieces that fold their own keys from it) and `relabel_keys`
+            keys of its own; `env_rewards` keeps the environment's rewards.
+        learn_fn: `learn_fn(learner, rollout, rewards, key) -> (learner, metrics)`.
+        track_fn: `track_fn(episodes, transitions[T, B]) -> (episodes, metrics)`.
+        relabel_keys: how many keys `relabel_fn` takes.
+    """
+    key, collect_key, *keys = jax.random.split(key, 3 + relabel_keys)
+    *relabel_key_list, learn_key = keys
+    env_state, rollout = collect_fn(env_state, learner, collect_key)
+    rewards, extra, relabel_metrics = relabel_fn(learner, rollout, key, *relabel_key_list)
+    episodes, episode_metrics = track_fn(episodes, rollout.transitions)
+    learner, learn_metrics = learn_fn(learner, rollout, rewards, learn_key)
+    return OnlineRound(key, env_state, learner, episodes, extra,
+                       {**relabel_metrics, **learn_metrics, **episode_metrics})
+
+
+def ppo_steps(venv: Env, config: PPOConfig) -> dict[str, Callable]:
+    """PPO's `collect_fn` and `learn_fn` for `online_round` on the vectorised `venv`:
+    `collect` a rollout and `learn` from the given rewards, with `config`."""
+    return {"collect_fn": lambda env_state, learner, key: collect(venv, env_state, learner,
+                                                                  key, config),
+            "learn_fn": lambda learner, rollout, rewards, key: learn(learner, rollout,
+                                                                     rewards, key, config)}
+
+
+def online_update(collect_fn: Callable, track_fn: Callable, learn_fn: Callable,
+                  relabel_fn: Callable = env_rewards) -> Callable[..., PPOState]:
+    """`update(state, batch=None) -> PPOState`: one `online_round` of an on-policy learner
+    (PPO, MAPPO), `batch` ignored.
 
     Args:
         collect_fn: `collect_fn(env_state, learner, key) -> (env_state, RolloutBatch)`.
         track_fn: `track_fn(episodes, transitions[T, B]) -> (episodes, episode metrics)`.
-        learn_fn: `learn_fn(learner, rollout, key) -> (learner, learn metrics)`.
+        learn_fn: `learn_fn(learner, rollout, rewards, key) -> (learner, learn metrics)`.
+        relabel_fn: the rewards to learn from (`env_rewards`: the environment's; see
+            `online_round`; it takes no keys of its own).
     """
 
     def update(state: PPOState, batch: Transition | None = None) -> PPOState:
         del batch
-        key, collect_key, learn_key = jax.random.split(state.key, 3)
-        env_state, rollout = collect_fn(state.env_state, state.learner, collect_key)
-        episodes, episode_metrics = track_fn(state.episodes, rollout.transitions)
-        learner, metrics = learn_fn(state.learner, rollout, learn_key)
-        return PPOState(learner, env_state, episodes, key, state.step + 1,
-                        {**metrics, **episode_metrics})
+        out = online_round(state.key, state.env_state, state.learner, state.episodes,
+                           collect_fn=collect_fn, relabel_fn=relabel_fn, learn_fn=learn_fn,
+                           track_fn=track_fn)
+        return PPOState(out.learner, out.env_state, out.episodes, out.key, state.step + 1,
+                        out.metrics)
 
     return update
