@@ -885,6 +885,42 @@ def train(
                   f"mean return {float(returns.mean()):.1f} -> {out}")
 
 
+def _fixed_code(code: int | None, code_values: str | None, loaded: Any, policy: str,
+                environment: Any, env: str) -> Any:
+    """`environment` with the latent code that `--code` (categorical) or `--code-values`
+    (continuous) fixes, or `None` when neither is given; one line for a code that does not
+    fit the policy."""
+    import jaxil
+
+    if code is None and code_values is None:
+        return None
+    option = f"--code {code}" if code is not None else f"--code-values {code_values}"
+    if code is not None and code_values is not None:
+        fail("--code, --code-values: give one (--code for a categorical code, --code-values "
+             "for a continuous one)")
+    if isinstance(loaded, jaxil.networks.MultiAgentPolicy):
+        fail(f"{option}: policy {policy} is a multi-agent policy; it takes no latent code")
+    codes = loaded.network.arch.observation_size - environment.spec.observation_size
+    kind, least = ("categorical", 2) if code is not None else ("continuous", 1)
+    if codes < least:
+        fail(f"{option}: policy {policy} takes no {kind} latent code in --env {env} (its "
+             f"observations have {max(codes, 0)} entries beyond the env's)")
+    if code is not None:
+        if code >= codes:
+            fail(f"--code {code}: expected a code in [0, {codes}) for policy {policy}")
+        return jaxil.envs.LatentCode(environment, codes, code=code)
+    try:
+        values = [float(v) for v in code_values.split(",")]
+    except ValueError:
+        fail(f"{option}: expected comma-separated numbers in [-1, 1]")
+    if len(values) != codes:
+        fail(f"{option}: expected {codes} value(s) for policy {policy} (its observations have "
+             f"{codes} entries beyond --env {env}'s), got {len(values)}")
+    if not all(-1.0 <= v <= 1.0 for v in values):
+        fail(f"{option}: expected values in [-1, 1] (the code is drawn from U([-1, 1]^K))")
+    return jaxil.envs.LatentCode(environment, codes, code=values, distribution="uniform")
+
+
 @app.command("eval")
 def eval_(
     policy: Annotated[str, typer.Argument(help="A saved policy (.eqx).")],
@@ -894,9 +930,13 @@ def eval_(
     backend: Backend = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     code: Annotated[int | None, typer.Option(
-        min=0, help="For a policy with a latent code (infogail): the code to act with; its "
-                    "number of codes is what the policy's observations have beyond the "
-                    "env's.")] = None,
+        min=0, help="For a policy with a categorical latent code (infogail): the code to "
+                    "act with; its number of codes is what the policy's observations have "
+                    "beyond the env's.")] = None,
+    code_values: Annotated[str | None, typer.Option(
+        help="For a policy with a continuous latent code (infogail with "
+             "code_distribution=uniform): the code to act with, comma-separated values in "
+             "[-1, 1], as many as the policy's observations have beyond the env's.")] = None,
 ):
     """Evaluates a saved policy: mean and std of complete-episode returns."""
     import jax
@@ -906,17 +946,9 @@ def eval_(
 
     environment = _make_env(env, backend)
     loaded = _load_policy("policy", policy, multiagent=True)
-    if code is not None and isinstance(loaded, jaxil.networks.MultiAgentPolicy):
-        fail(f"--code {code}: policy {policy} is a multi-agent policy; it takes no latent "
-             "code")
-    if code is not None:
-        codes = loaded.network.arch.observation_size - environment.spec.observation_size
-        if codes < 2:
-            fail(f"--code {code}: policy {policy} takes no latent code in --env {env} (its "
-                 f"observations have {max(codes, 0)} entries beyond the env's)")
-        if code >= codes:
-            fail(f"--code {code}: expected a code in [0, {codes}) for policy {policy}")
-        environment = jaxil.envs.LatentCode(environment, codes, code=code)
+    fixed_code = _fixed_code(code, code_values, loaded, policy, environment, env)
+    if fixed_code is not None:
+        environment = fixed_code
     _check_policy_fits(loaded, policy, environment, env)
     if _not_finite(loaded):
         fail(f"policy {policy}: its weights are not finite (NaN or inf); refusing to "
@@ -926,6 +958,8 @@ def eval_(
               "mean_return": float(returns.mean()), "std_return": float(returns.std())}
     if code is not None:
         result["code"] = code
+    if code_values is not None:
+        result["code"] = [float(v) for v in fixed_code.code]
     if json_out:
         print(json.dumps(result))
     else:

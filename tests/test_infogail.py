@@ -117,10 +117,27 @@ def test_cli_trains_infogail_and_evaluates_one_code(tmp_path):
     jaxil.save_policy(tmp_path / "plain.eqx",
                       jaxil.algorithms.bc(env).init(jax.random.key(0)).policy)
     for policy, code, message in (("p.eqx", 2, "expected a code in [0, 2)"),
-                                  ("plain.eqx", 0, "takes no latent code")):
+                                  ("plain.eqx", 0, "takes no categorical latent code")):
         bad = CliRunner().invoke(app, ["eval", str(tmp_path / policy), "--env",
                                        "obstacle_nav", "--code", str(code)])
         assert bad.exit_code == 2 and message in bad.output, bad.output
+    # a continuous (uniform) code is fixed with --code-values, one value per code entry
+    uniform = LatentCode(env, 1, distribution="uniform")
+    jaxil.save_policy(tmp_path / "u.eqx",
+                      jaxil.algorithms.bc(uniform).init(jax.random.key(0)).policy)
+    ok = CliRunner().invoke(app, ["eval", str(tmp_path / "u.eqx"), "--env", "obstacle_nav",
+                                  "--code-values", "0.5", "--episodes", "1", "--json"])
+    assert ok.exit_code == 0 and '"code": [0.5]' in ok.output, ok.output
+    for policy, options, message in (
+            ("u.eqx", ["--code-values", "0.5,0.2"], "expected 1 value(s)"),
+            ("u.eqx", ["--code-values", "2"], "expected values in [-1, 1]"),
+            ("u.eqx", ["--code-values", "nan"], "expected values in [-1, 1]"),
+            ("u.eqx", ["--code-values", "left"], "comma-separated numbers"),
+            ("u.eqx", ["--code", "0", "--code-values", "0.5"], "give one"),
+            ("plain.eqx", ["--code-values", "0.5"], "takes no continuous latent code")):
+        bad = CliRunner().invoke(app, ["eval", str(tmp_path / policy), "--env",
+                                       "obstacle_nav", *options])
+        assert bad.exit_code == 2 and message in bad.output, (options, bad.output)
 
 
 def test_a_uniform_code_its_gaussian_posterior_and_reward_by_hand(cartpole_demos):
