@@ -179,5 +179,6 @@ def horizon_message(count: int | str, reward_sign: int, method: str, reward_name
         f"{'positive' if reward_sign > 0 else 'negative'}) is biased towards {bias} when "
         f"episodes have variable horizons, and {count} demonstration episode(s) terminate "
         f"early. Set {absorbing}{option_path}.allow_variable_horizon=True to accept the "
-        "bias, or choose a reward that takes both signs (e.g. 'logit')."
+        "bias, or use a reward that takes both signs (GAIL's, GAIfO's and InfoGAIL's "
+        "reward='logit', or AIRL)."
     )

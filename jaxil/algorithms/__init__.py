@@ -4,7 +4,7 @@
 - Interactive imitation by dataset aggregation (on `aggregation`, querying the expert in
   the loop): `dagger`, `dart`.
 - Adversarial imitation (on `jaxil.adversarial`): `gail`, `airl`, `gaifo`, `fgail`,
-  `lsgail`, `infogail`.
+  `lsgail`, `wail`, `infogail`.
 - Multi-agent imitation (on `jaxil.rl.mappo`): `magail` (centralised, decentralised and
   zero-sum priors), `independent_gail`, `multiagent_bc`.
 - Classical IRL on tabular MDPs (on `jaxil.tabular`): `maxent_irl`, `apprenticeship`, `mwal`.
@@ -42,6 +42,7 @@ from jaxil.algorithms.maxent_irl import (
 )
 from jaxil.algorithms.multiagent_bc import multiagent_bc
 from jaxil.algorithms.mwal import MWALConfig, MWALState, mwal
+from jaxil.algorithms.wail import WAILConfig, wail
 from jaxil.rl.mappo import MAPPOConfig, mappo
 from jaxil.rl.ppo import PPOConfig, PPOState, ppo
 
@@ -50,11 +51,11 @@ __all__ = [
     "ApprenticeshipConfig", "ApprenticeshipState", "BCConfig", "BCState", "DARTConfig",
     "DAggerConfig", "FGAILConfig", "GAILConfig", "GAIfOConfig", "GCLConfig", "GCLState",
     "InfoGAILConfig", "LSGAILConfig", "MAGAILConfig", "MWALConfig", "MWALState",
-    "MaxEntIRLConfig", "MaxEntIRLState", "MAPPOConfig", "PPOConfig", "PPOState",
+    "MaxEntIRLConfig", "MaxEntIRLState", "MAPPOConfig", "PPOConfig", "PPOState", "WAILConfig",
     "airl", "airl_reward", "airl_rewards", "apprenticeship", "bc", "bc_loss", "beta_at",
     "dagger", "dart", "error_covariance", "fgail", "gaifo", "gail", "gail_rewards", "gcl",
     "gcl_reward", "independent_gail", "infogail", "lsgail", "magail", "mappo", "maxent_irl",
-    "maxent_irl_step", "multiagent_bc", "mwal", "ppo",
+    "maxent_irl_step", "multiagent_bc", "mwal", "ppo", "wail",
 ]
 
 from jaxil.algorithms import registry  # noqa: E402  (ALGORITHMS: name -> factory, config)

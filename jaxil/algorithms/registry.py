@@ -38,6 +38,7 @@ from jaxil.algorithms.magail import PRIORS, MAGAILConfig, independent_gail, maga
 from jaxil.algorithms.maxent_irl import OPTIMIZERS, MaxEntIRLConfig, maxent_irl
 from jaxil.algorithms.multiagent_bc import multiagent_bc
 from jaxil.algorithms.mwal import MWALConfig, mwal
+from jaxil.algorithms.wail import WAILConfig, wail
 from jaxil.networks.mlp import ACTIVATIONS
 from jaxil.networks.normalizer import OBS_NORMALIZATIONS
 from jaxil.networks.policy import policy_kinds
@@ -98,6 +99,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {e.name: e for e in (
     AlgorithmEntry("fgail", fgail, FGAILConfig, online=True,
                    needs_actions=_fgail_needs_actions),
     AlgorithmEntry("lsgail", lsgail, LSGAILConfig, online=True),
+    AlgorithmEntry("wail", wail, WAILConfig, online=True),
     AlgorithmEntry("infogail", infogail, InfoGAILConfig, online=True,
                    acting_env=infogail_acting_env),
     AlgorithmEntry("gcl", gcl, GCLConfig, online=True),
