@@ -885,15 +885,15 @@ def train(
                   f"mean return {float(returns.mean()):.1f} -> {out}")
 
 
-def _fixed_code(code: int | None, code_values: str | None, loaded: Any, policy: str,
-                environment: Any, env: str) -> Any:
+def _with_fixed_code(code: int | None, code_values: str | None, loaded: Any, policy: str,
+                     environment: Any, env: str) -> Any:
     """`environment` with the latent code that `--code` (categorical) or `--code-values`
-    (continuous) fixes, or `None` when neither is given; one line for a code that does not
-    fit the policy."""
+    (continuous) fixes (`environment` itself when neither is given); one line for a code
+    that does not fit the policy (`jaxil.envs.LatentCode` checks the code itself)."""
     import jaxil
 
     if code is None and code_values is None:
-        return None
+        return environment
     option = f"--code {code}" if code is not None else f"--code-values {code_values}"
     if code is not None and code_values is not None:
         fail("--code, --code-values: give one (--code for a categorical code, --code-values "
@@ -905,20 +905,18 @@ def _fixed_code(code: int | None, code_values: str | None, loaded: Any, policy: 
     if codes < least:
         fail(f"{option}: policy {policy} takes no {kind} latent code in --env {env} (its "
              f"observations have {max(codes, 0)} entries beyond the env's)")
-    if code is not None:
-        if code >= codes:
-            fail(f"--code {code}: expected a code in [0, {codes}) for policy {policy}")
-        return jaxil.envs.LatentCode(environment, codes, code=code)
+    fixed, distribution = code, "categorical"
+    if code is None:
+        distribution = "uniform"
+        try:
+            fixed = [float(v) for v in code_values.split(",")]
+        except ValueError:
+            fail(f"{option}: expected comma-separated numbers in [-1, 1]")
     try:
-        values = [float(v) for v in code_values.split(",")]
-    except ValueError:
-        fail(f"{option}: expected comma-separated numbers in [-1, 1]")
-    if len(values) != codes:
-        fail(f"{option}: expected {codes} value(s) for policy {policy} (its observations have "
-             f"{codes} entries beyond --env {env}'s), got {len(values)}")
-    if not all(-1.0 <= v <= 1.0 for v in values):
-        fail(f"{option}: expected values in [-1, 1] (the code is drawn from U([-1, 1]^K))")
-    return jaxil.envs.LatentCode(environment, codes, code=values, distribution="uniform")
+        return jaxil.envs.LatentCode(environment, codes, code=fixed, distribution=distribution)
+    except ValueError as err:
+        fail(f"{option}: {str(err).removeprefix('code: ')}, for policy {policy} (its "
+             f"observations have {codes} entries beyond --env {env}'s)")
 
 
 @app.command("eval")
@@ -946,9 +944,7 @@ def eval_(
 
     environment = _make_env(env, backend)
     loaded = _load_policy("policy", policy, multiagent=True)
-    fixed_code = _fixed_code(code, code_values, loaded, policy, environment, env)
-    if fixed_code is not None:
-        environment = fixed_code
+    environment = _with_fixed_code(code, code_values, loaded, policy, environment, env)
     _check_policy_fits(loaded, policy, environment, env)
     if _not_finite(loaded):
         fail(f"policy {policy}: its weights are not finite (NaN or inf); refusing to "
@@ -956,10 +952,8 @@ def eval_(
     returns = np.asarray(jaxil.evaluate(environment, loaded, jax.random.key(seed), episodes))
     result = {"env": env, "policy": os.fspath(policy), "episodes": episodes,
               "mean_return": float(returns.mean()), "std_return": float(returns.std())}
-    if code is not None:
-        result["code"] = code
-    if code_values is not None:
-        result["code"] = [float(v) for v in fixed_code.code]
+    if code is not None or code_values is not None:
+        result["code"] = environment.code
     if json_out:
         print(json.dumps(result))
     else:

@@ -186,16 +186,20 @@ def _checked_code(code, num_codes: int, distribution: str):
     """A fixed code, checked: an int in `[0, K)` or a tuple of `K` floats in `[-1, 1]`."""
     if distribution == "categorical":
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < num_codes:
-            raise ValueError(f"code: expected None or an int in [0, {num_codes}), got "
+            raise ValueError(f"code: expected a code in [0, {num_codes}) (an int), got "
                              f"{code!r}")
         return code
     try:
         values = tuple(float(v) for v in code)
     except (TypeError, ValueError):
-        values = ()
-    if len(values) != num_codes or not all(-1.0 <= v <= 1.0 for v in values):
-        raise ValueError(f"code: expected None or {num_codes} floats in [-1, 1] for a "
-                         f"uniform code, got {code!r}")
+        raise ValueError(f"code: expected {num_codes} numbers in [-1, 1] for a uniform "
+                         f"code, got {code!r}") from None
+    if len(values) != num_codes:
+        raise ValueError(f"code: expected {num_codes} value(s) in [-1, 1] for a uniform "
+                         f"code, got {len(values)}")
+    if not all(-1.0 <= v <= 1.0 for v in values):
+        raise ValueError("code: expected values in [-1, 1] (a uniform code is drawn from "
+                         f"U([-1, 1]^K)), got {code!r}")
     return values
 
 
