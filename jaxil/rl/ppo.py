@@ -557,10 +557,9 @@ def online_round(key: PRNGKey, env_state: EnvState, learner: Any, episodes: Any,
         track_fn: `track_fn(episodes, transitions[T, B]) -> (episodes, metrics)`.
         relabel_keys: how many keys `relabel_fn` takes.
     """
-    key, collect_key, *keys = jax.random.split(key, 3 + relabel_keys)
-    *relabel_key_list, learn_key = keys
+    key, collect_key, *own_keys, learn_key = jax.random.split(key, 3 + relabel_keys)
     env_state, rollout = collect_fn(env_state, learner, collect_key)
-    rewards, extra, relabel_metrics = relabel_fn(learner, rollout, key, *relabel_key_list)
+    rewards, extra, relabel_metrics = relabel_fn(learner, rollout, key, *own_keys)
     episodes, episode_metrics = track_fn(episodes, rollout.transitions)
     learner, learn_metrics = learn_fn(learner, rollout, rewards, learn_key)
     return OnlineRound(key, env_state, learner, episodes, extra,
