@@ -65,31 +65,27 @@ from benchmarks.common import emit, machine, save_figure  # noqa: E402  (run as 
 
 
 class PerturbedPolicy(eqx.Module):
-    """`policy`'s action, perturbed at execution time: on a `Box`, plus `N(0, std^2)`
-    noise per dimension, clipped to the bounds; on a `Discrete` space, replaced by a
-    uniformly random action with probability `std` (epsilon-random)."""
+    """`policy`'s action plus `N(0, std^2)` noise per dimension, clipped to the bounds."""
 
     policy: Policy
     std: Array
-    space: Box | Discrete = eqx.field(static=True)
+    space: Box = eqx.field(static=True)
 
     def __call__(self, obs: Array, key: PRNGKey) -> Array:
-        act_key, noise_key, pick_key = jax.random.split(key, 3)
+        act_key, noise_key, _ = jax.random.split(key, 3)  # 3: the keys the figures used
         action = self.policy(obs, act_key)
-        if isinstance(self.space, Discrete):
-            random = jax.random.randint(noise_key, action.shape, 0, self.space.n, action.dtype)
-            return jnp.where(jax.random.uniform(pick_key) < self.std, random, action)
         noisy = action + self.std * jax.random.normal(noise_key, action.shape)
         return jnp.clip(noisy, jnp.asarray(self.space.low), jnp.asarray(self.space.high))
 
 
-def perturbation(space: Box | Discrete, sigma: float) -> Array:
-    """`PerturbedPolicy.std` for a test-time noise level `sigma`: a fraction of the
-    half-range of a `Box`, the probability of a random action on a `Discrete` space."""
+def perturbed(policy: Policy, space: Box | Discrete, sigma: float) -> Policy:
+    """`policy` perturbed at test time with noise level `sigma`: on a `Box`, Gaussian noise
+    of standard deviation `sigma` times the half-range (`PerturbedPolicy`); on a `Discrete`
+    space, a uniformly random action with probability `sigma` (`jaxil.EpsilonRandom`)."""
     if isinstance(space, Discrete):
-        return jnp.asarray(sigma, jnp.float32)
-    return jnp.asarray(sigma * (np.asarray(space.high) - np.asarray(space.low)) / 2,
-                       jnp.float32)
+        return jaxil.EpsilonRandom(policy, jnp.asarray(sigma, jnp.float32), space)
+    half_range = (np.asarray(space.high) - np.asarray(space.low)) / 2
+    return PerturbedPolicy(policy, jnp.asarray(sigma * half_range, jnp.float32), space)
 
 
 class Task:
@@ -192,8 +188,7 @@ def dagger_vs_demos(task: Task, args: argparse.Namespace) -> list[dict]:
             seconds = time.perf_counter() - start
             queried = 0 if method == "bc" else updates * config.aggregation.labels_per_round
             for sigma in args.demo_eval_noise:
-                std = perturbation(task.env.spec.action_space, sigma)
-                scores = [task.score(PerturbedPolicy(p, std, task.env.spec.action_space))
+                scores = [task.score(perturbed(p, task.env.spec.action_space, sigma))
                           for p in seed_policies(algo, states, args.seeds)]
                 out.append(record("dagger_vs_demos", task, method, scores, seconds,
                                   hidden_sizes=list(learner.hidden_sizes), demo_episodes=n,
@@ -234,8 +229,7 @@ def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
             noise = (float(jnp.mean(states.behaviour.cov[:, 0, 0]) ** 0.5)
                      if method == "dart" else 0.0)
             for sigma in args.eval_noise:
-                std = perturbation(space, sigma)
-                scores = [task.score(PerturbedPolicy(p, std, space))
+                scores = [task.score(perturbed(p, space, sigma))
                           for p in seed_policies(algo, states, args.seeds)]
                 out.append(record("dart_perturbed", task, method, scores, seconds,
                                   expert_episodes=budget, eval_noise=sigma,
