@@ -67,12 +67,12 @@ def make_algo(method: str, env, adv: AdversarialConfig, ppo: PPOConfig):
     return getattr(algorithms, method)(env, CONFIGS[method](adversarial=adv, ppo=ppo))
 
 
-def cartpole_demo_sets(epsilon: float, episodes: int):
+def cartpole_demo_sets(epsilon: float, episodes: int, demo_key: int = 7):
     env = jaxil.envs.make("cartpole")
     expert, info = jaxil.experts.train_ppo(env, jax.random.key(0))
-    clean = jaxil.data.collect(env, expert, jax.random.key(7), episodes)
+    clean = jaxil.data.collect(env, expert, jax.random.key(demo_key), episodes)
     noisy = jaxil.data.collect(env, jaxil.EpsilonRandom(expert, epsilon, env.spec.action_space),
-                               jax.random.key(7), episodes)
+                               jax.random.key(demo_key), episodes)
     return env, float(info["mean_return"]), {"cartpole_never_ends": clean,
                                              "cartpole_ends_early": noisy}
 
@@ -128,10 +128,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epsilon", type=float, default=0.4)
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--demo-key", type=int, default=7,
+                        help="PRNG key of the demo episodes' rollouts")
     parser.add_argument("--bc-steps", type=int, default=0,
                         help="behavioural-cloning warm start (adversarial.bc_steps)")
     parser.add_argument("--no-disc-normalize", action="store_true",
                         help="adversarial.normalize_inputs=False (raw discriminator inputs)")
+    parser.add_argument("--replay-rollouts", type=int, default=0,
+                        help="adversarial.replay_rollouts (policy samples for the "
+                             "discriminator from the last this-many rollouts)")
     parser.add_argument("--smoke", action="store_true", help="2 seeds, 5 updates")
     args = parser.parse_args()
     if args.smoke:
@@ -139,11 +144,12 @@ def main() -> None:
     emit({"machine": machine(), "settings": vars(args)})
 
     wanted = args.demos.split(",")
-    env, expert_return, demo_sets = cartpole_demo_sets(args.epsilon, args.episodes)
+    env, expert_return, demo_sets = cartpole_demo_sets(args.epsilon, args.episodes,
+                                                    args.demo_key)
     goal_env = jaxil.envs.make("obstacle_nav", layout=GOAL_LAYOUT)
     if "goal" in wanted:
         demo_sets["goal"] = jaxil.data.collect(goal_env, scripted_expert(layout=GOAL_LAYOUT),
-                                               jax.random.key(7), args.episodes)
+                                               jax.random.key(args.demo_key), args.episodes)
     for name in wanted:
         emit({"demos": name, **describe(demo_sets[name])})
     for name in wanted:
@@ -154,6 +160,8 @@ def main() -> None:
                 adv = EPISODE_ENDS[ends]
                 if args.bc_steps and method != "gaifo":  # GAIfO's demos are state-only
                     adv = dataclasses.replace(adv, bc_steps=args.bc_steps)
+                if args.replay_rollouts:
+                    adv = dataclasses.replace(adv, replay_rollouts=args.replay_rollouts)
                 if args.no_disc_normalize:
                     adv = dataclasses.replace(adv, normalize_inputs=False)
                 algo = make_algo(method, goal_env if goal else env, adv,

@@ -171,6 +171,7 @@ _KINDS: dict[str, tuple[Callable[[str], Any], str]] = {
     "str": (str, "a string"),
     "ints": (_parse_ints, "comma-separated positive integers, e.g. 64,64"),
     "float?": (_optional(float), "a float or none"),
+    "bool?": (_optional(_parse_bool), "true, false or none"),
     "ints?": (_optional(_parse_ints), "comma-separated positive integers or none"),
 }
 """Value kinds `--set` reads: `(parse, what is expected)`."""
@@ -207,6 +208,8 @@ def _value_kind(field: dataclasses.Field, default: Any) -> str | None:
         return "ints?"
     if default is None and annotation.startswith("float"):
         return "float?"
+    if default is None and annotation.startswith("bool"):
+        return "bool?"
     return None
 
 

@@ -255,10 +255,12 @@ def test_variable_horizon_checks_run_on_the_host():
     demos = Transition(jnp.zeros((4, 4)), jnp.zeros(4, jnp.int32), jnp.zeros(4),
                        jnp.zeros((4, 4)), jnp.array([False, True, False, False]),
                        jnp.zeros(4, bool))
-    on = GAILConfig(adversarial=AdversarialConfig(absorbing_state=True))
-    state = jax.eval_shape(gail(env, on).init, jax.random.key(0), demos)
-    assert state.discriminator.absorbing
-    off = GAILConfig()
+    # the default (absorbing_state=None) follows the method: on for GAIL, which then
+    # accepts demos that end early
+    for config in (GAILConfig(), GAILConfig(adversarial=AdversarialConfig(absorbing_state=True))):
+        state = jax.eval_shape(gail(env, config).init, jax.random.key(0), demos)
+        assert state.discriminator.absorbing
+    off = GAILConfig(adversarial=AdversarialConfig(absorbing_state=False))
     with pytest.raises(ValueError, match="GAILConfig.adversarial.absorbing_state"):
         gail(env, off).init(jax.random.key(0), demos)
     # `jaxil.train` under `jit` with the demos closed over (as the CLI runs it): the same

@@ -137,15 +137,18 @@ def test_rollout_log_probs_are_the_policys_own():
 def test_exported_rewards_train_and_test_split():
     """GAIL's training reward is its mapping of the test reward (the logit); AIRL's shaped
     reward is its unshaped g plus gamma h(s') - h(s), without the shaping after a
-    termination: each checked against the discriminator's own pieces."""
+    termination: each checked against the discriminator's own pieces (without the
+    absorbing state, whose centring `test_adversarial.py` checks)."""
     from jaxil.algorithms import GAILConfig, airl_rewards, gail, gail_rewards
+
+    adv = dataclasses.replace(TINY_ADV, absorbing_state=False)
 
     env = jaxil.envs.make("pendulum")
     tr = jaxil.Transition(jax.random.normal(jax.random.key(1), (5, 3)),
                           jax.random.uniform(jax.random.key(2), (5, 1), minval=-2, maxval=2),
                           jnp.zeros(5), jax.random.normal(jax.random.key(3), (5, 3)),
                           jnp.array([False, True, False, False, True]), jnp.zeros(5, bool))
-    gail_state = gail(env, GAILConfig(ppo=TINY_PPO, adversarial=TINY_ADV)).init(
+    gail_state = gail(env, GAILConfig(ppo=TINY_PPO, adversarial=adv)).init(
         jax.random.key(0))
     rewards = gail_rewards(gail_state)
     test = rewards["test"].transition_rewards(tr, 0.99)
@@ -155,7 +158,7 @@ def test_exported_rewards_train_and_test_split():
     np.testing.assert_allclose(log_d(tr.obs[0], tr.action[0], tr.next_obs[0]),
                                -jax.nn.softplus(-test[0]), rtol=1e-5)
 
-    config = AIRLConfig(ppo=dataclasses.replace(TINY_PPO, gamma=0.9), adversarial=TINY_ADV)
+    config = AIRLConfig(ppo=dataclasses.replace(TINY_PPO, gamma=0.9), adversarial=adv)
     state = airl(env, config).init(jax.random.key(0))
     rewards = airl_rewards(state, config)
     d = state.discriminator

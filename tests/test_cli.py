@@ -112,10 +112,12 @@ def test_train_dagger_queries_a_saved_expert(demos_file, tmp_path, monkeypatch):
     assert jaxil.load_policy(out).network.arch.observation_size == 4
 
 
-def test_train_refuses_early_ending_demos_for_a_biased_reward_in_one_message(tmp_path):
+def test_train_takes_early_ending_demos_by_default_and_refuses_them_for_a_biased_reward(
+        tmp_path):
     # Demos jaxil did not make an expert of: a random cartpole policy, every episode ends
-    # early. GAIL's default reward is always positive, so training is refused before it
-    # compiles, with the options named, exit code 2, the demos untouched and no policy.
+    # early. GAIL's default absorbing state takes them; without it, GAIL's default reward
+    # (always positive) is biased, so training is refused before it compiles, with the
+    # options named, exit code 2, the demos untouched and no policy.
     env = jaxil.envs.make("cartpole")
     demos = jaxil.data.collect(env, jaxil.RandomPolicy(env.spec.action_space),
                                jax.random.key(0), 3, deterministic=None)
@@ -123,8 +125,14 @@ def test_train_refuses_early_ending_demos_for_a_biased_reward_in_one_message(tmp
     jaxil.data.save(path, demos)
     before = path.read_bytes()
     result = run_jaxil("train", "gail", "--env", "cartpole", "--demos", path, "--updates", 1,
-                    "--batch-size", 16, "--out", out, cwd=tmp_path)
+                       "--batch-size", 16, "--out", out,
+                       "--set", "adversarial.absorbing_state=false", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "absorbing_state=True" in result.stderr and "terminate early" in result.stderr
     assert path.read_bytes() == before and not out.exists()
+    taken = runner.invoke(app, ["train", "gail", "--env", "cartpole", "--demos", str(path),
+                                "--updates", "1", "--batch-size", "16", "--out", str(out),
+                                "--set", "ppo.num_envs=4", "--set", "ppo.rollout_length=8"])
+    assert taken.exit_code == 0, taken.output
+    assert jaxil.load_policy(out).network.arch.observation_size == 4

@@ -352,6 +352,10 @@ def test_dotted_settings_reach_nested_configs_at_any_depth():
     assert config.ppo.gamma == 0.9 and config.ppo.hidden_sizes == (16, 16)
     assert config.reward == "logit"
     assert config.ppo.num_envs == GAILConfig().ppo.num_envs  # the rest keeps its defaults
+    # a boolean that may be None (the method's default): false, and back to none
+    for raw, value in (("false", False), ("none", None)):
+        again = parse_overrides(GAILConfig, [f"adversarial.absorbing_state={raw}"])
+        assert again.adversarial.absorbing_state is value
     dagger = parse_overrides(DAggerConfig, ["bc.head=deterministic", "aggregation.num_envs=4",
                                             "bc.learning_rate=3e-3", "beta_schedule=linear"])
     assert (dagger.bc.head, dagger.aggregation.num_envs, dagger.bc.learning_rate) == (

@@ -14,7 +14,7 @@ from adversarial_setup import (
 )
 
 import jaxil
-from jaxil.adversarial import DIVERGENCES
+from jaxil.adversarial import DIVERGENCES, AdversarialConfig
 from jaxil.algorithms import FGAILConfig, fgail
 
 
@@ -50,14 +50,20 @@ def test_unknown_divergence_is_refused():
         fgail(jaxil.envs.make("cartpole"), FGAILConfig(divergence="wasserstein"))
 
 
-def test_forward_kl_refuses_variable_horizon_demos(demos):
+def test_forward_kl_takes_variable_horizon_demos_only_with_the_absorbing_state(demos):
     env = jaxil.envs.make("cartpole")
     early = demos._replace(terminated=demos.terminated.at[3].set(True))
-    algo = fgail(env, FGAILConfig(divergence="forward_kl", ppo=TINY_PPO))
+    on = fgail(env, FGAILConfig(divergence="forward_kl", ppo=TINY_PPO))  # the default
+    assert jax.eval_shape(on.init, jax.random.key(0), early).discriminator.absorbing
+    off = FGAILConfig(divergence="forward_kl", ppo=TINY_PPO,
+                      adversarial=AdversarialConfig(absorbing_state=False))
     with pytest.raises(ValueError, match="FGAILConfig.adversarial.absorbing_state"):
-        algo.init(jax.random.key(0), early)
+        fgail(env, off).init(jax.random.key(0), early)
 
 
+# The margin (Pearson, the absorbing state on, as by default): this exact program over
+# keys 0-15 scored 0.978-1.0 on all 16 (without the absorbing state: 0.088 and 0.064 on
+# keys 9 and 14). Runs key 0.
 @pytest.mark.slow
 @pytest.mark.parametrize("divergence", ["pearson"])
 def test_fgail_learns_cartpole(divergence, cartpole_expert, demos):

@@ -89,6 +89,8 @@ def test_sweep_vmaps_over_seeds_and_float_hyperparameters(cartpole_demos):
     assert len(np.unique(np.asarray(metrics["disc_loss"][:, -1]))) == 3
 
 
+# The margin (the absorbing state on, as by default): this exact program over keys 0-15
+# scored 1.0 on 15 and 0.785 on key 4 (without the absorbing state: 16 of 16). Runs key 0.
 @pytest.mark.slow
 def test_gail_learns_cartpole(cartpole_expert, cartpole_demos):
     env, _, expert_return = cartpole_expert
@@ -100,6 +102,9 @@ def test_gail_learns_cartpole(cartpole_expert, cartpole_demos):
     assert expert_normalised(env, algo.policy(state), expert_return) >= 0.9
 
 
+# The margin (the absorbing state on, as by default, though pendulum never terminates):
+# this exact program over keys 0-7 scored 0.873-0.986 (without it 0.832-0.971), against
+# a 10-episode evaluation of the expert. Runs key 0.
 @pytest.mark.slow
 def test_gail_learns_pendulum(pendulum_expert):
     env, expert, expert_return = pendulum_expert

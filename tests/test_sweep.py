@@ -195,14 +195,16 @@ def test_cli_sweep_writes_a_table_and_refuses_foreign_files(cli_sweep):
     assert "refusing to replace them" in refused.stderr
     assert (folder / "mine" / "table.csv").read_text() == "my,own\n"
     assert os.listdir(folder / "mine") == ["table.csv"]
-    # demos that end early, for a reward biased by survival: refused on the host before
-    # anything compiles, one line, and no output folder made
+    # demos that end early, for a reward biased by survival (without the absorbing state,
+    # on by default): refused on the host before anything compiles, one line, and no
+    # output folder made
     env = jaxil.envs.make("obstacle_nav")
     jaxil.data.save(folder / "nav.npz",
                     jaxil.envs.navigation.multimodal_demos(jax.random.key(0), 2, env),
                     metadata={"env": "obstacle_nav"})
     early = run_jaxil("sweep", "gail", "--env", "obstacle_nav", "--demos", "nav.npz",
-                      "--seeds", 2, "--updates", 2, "--out", "early", cwd=folder)
+                      "--seeds", 2, "--updates", 2, "--out", "early",
+                      "--set", "adversarial.absorbing_state=false", cwd=folder)
     assert early.returncode == 2 and early.stderr.count("\n") == 1, early.stderr
     assert "terminate early" in early.stderr and "Traceback" not in early.stderr
     assert not (folder / "early").exists()

@@ -3,6 +3,7 @@ AIRL, GAIfO and f-GAIL) and `AdversarialConfig` (the discriminator settings they
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -41,6 +42,9 @@ class AdversarialMethod(NamedTuple):
         extras: `extras(transitions[...]) -> pytree[...]`, what else the discriminator sees
             of a batch of transitions (expert and policy alike; `DiscInputs.extras`), or
             `None`. Not with the absorbing state (the absorbing sample has no extras).
+        absorbing_default: whether the absorbing state is on when the config leaves
+            `absorbing_state` unset (`None`); a method with `extras` or an `Extension` is
+            always off then.
     """
 
     name: str
@@ -53,6 +57,7 @@ class AdversarialMethod(NamedTuple):
     config_path: str = "config.adversarial"
     network: NetworkFactory | None = None
     extras: Callable[[Transition], Any] | None = None
+    absorbing_default: bool = True
 
 
 class AdversarialConfig(eqx.Module):
@@ -70,9 +75,10 @@ class AdversarialConfig(eqx.Module):
             time-outs (see `jaxil.adversarial.inputs`): its reward `r_abs` is learned and
             every relabelled reward is centred on it (`r - r_abs`), so a termination pays
             exactly what the discriminator says the absorbing state is worth against the
-            states it cuts off. Off by default: from demos whose episodes end early some
-            seeds still settle on ending episodes at once (the occupancy-matching
-            objective is nearly indifferent there), and a goal task was not learned; see
+            states it cuts off. `None` (the default) follows the method
+            (`AdversarialMethod.absorbing_default`, see `resolve_absorbing`): on for GAIL,
+            AIRL, GAIfO, f-GAIL and LS-GAIL, so their default configs learn from demos
+            whose episodes end early; off for WAIL, InfoGAIL and MAGAIL. Measured in
             `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends".
         allow_variable_horizon: accept demos with early terminations for a signed reward
             without an absorbing state (the bias is then the user's choice).
@@ -100,7 +106,7 @@ class AdversarialConfig(eqx.Module):
     activation: str = eqx.field(static=True, default="tanh")
     disc_steps: int = eqx.field(static=True, default=1)
     gradient_penalty: str = eqx.field(static=True, default="expert")
-    absorbing_state: bool = eqx.field(static=True, default=False)
+    absorbing_state: bool | None = eqx.field(static=True, default=None)
     allow_variable_horizon: bool = eqx.field(static=True, default=False)
     replay_rollouts: int = eqx.field(static=True, default=0)
     bc_steps: int = eqx.field(static=True, default=0)
@@ -121,6 +127,17 @@ def absorbing_weight(config: AdversarialConfig, gamma: Array | float) -> Array |
     if config.absorbing_weight is None:
         return absorbing_bootstrap(gamma)
     return config.absorbing_weight
+
+
+def resolve_absorbing(method: AdversarialMethod, config: AdversarialConfig,
+                      extended: bool = False) -> AdversarialConfig:
+    """`config` with `absorbing_state` decided: as the user set it, or, when it is `None`,
+    `method.absorbing_default` for a method without extra inputs (`extras`) or an
+    `Extension` (`extended`), off otherwise."""
+    if config.absorbing_state is not None:
+        return config
+    on = method.absorbing_default and method.extras is None and not extended
+    return dataclasses.replace(config, absorbing_state=on)
 
 
 def check_method(method: AdversarialMethod, config: AdversarialConfig) -> None:

@@ -43,6 +43,7 @@ from jaxil.adversarial.method import (
     AdversarialMethod,
     LogitsFn,
     check_method,
+    resolve_absorbing,
     samples_per_step,
 )
 from jaxil.adversarial.networks import Discriminator, make_discriminator
@@ -202,6 +203,7 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             discount of AIRL's shaping and of the absorbing state).
         extension: what a method adds to the loop (an `Extension`), or `None`.
     """
+    config = resolve_absorbing(method, config, extension is not None)
     check_method(method, config)
     spec = env.spec
     acting = env

@@ -224,7 +224,8 @@ def check_magail_config(env: Env, config: MAGAILConfig) -> AdversarialMethod:
             raise ValueError(f"MAGAILConfig.adversarial.{name}: not supported by MAGAIL "
                              f"(got {getattr(adv, name)!r})")
     method = AdversarialMethod("MAGAIL", "sa", gail_logits, gail_reward(config.reward),
-                               config_path="MAGAILConfig.adversarial")
+                               config_path="MAGAILConfig.adversarial",
+                               absorbing_default=False)
     check_method(method, adv)
     check_mappo_config(env, config.mappo)
     if config.prior == "zero_sum":
@@ -279,7 +280,8 @@ def zero_sum_objective(net, disc: Discriminator, inputs: tuple, key: PRNGKey,
 
 
 _ZERO_SUM_METHOD = AdversarialMethod("MAGAIL", "sa", gail_logits, ZERO_SUM_REWARD,
-                                     config_path="MAGAILConfig.adversarial")
+                                     config_path="MAGAILConfig.adversarial",
+                                     absorbing_default=False)
 
 
 def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:

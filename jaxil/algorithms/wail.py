@@ -49,5 +49,5 @@ def wail(env: Env, config: WAILConfig | None = None) -> Algorithm:
     """WAIL on `env` as an `Algorithm` (see `jaxil.adversarial.adversarial`)."""
     config = WAILConfig() if config is None else config
     method = AdversarialMethod("WAIL", "sa", gail_logits, CRITIC_REWARD, WASSERSTEIN,
-                               config_path="WAILConfig.adversarial")
+                               config_path="WAILConfig.adversarial", absorbing_default=False)
     return adversarial(env, method, config.adversarial, config.ppo)
