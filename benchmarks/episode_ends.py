@@ -112,7 +112,7 @@ def score_goal(env, algo, states) -> tuple[list[float], list[float]]:
     rates, lengths = [], []
     for s in states:
         ep = jaxil.rollout_episodes(env, algo.policy(s), jax.random.key(123), 32)
-        rates.append(round(float(jnp.mean(success(ep, GOAL_LAYOUT))), 3))
+        rates.append(round(float(jnp.mean(success(ep, env.unwrapped.layout))), 3))
         lengths.append(round(float(jnp.mean(ep.lengths)), 1))
     return rates, lengths
 
@@ -137,6 +137,9 @@ def main() -> None:
     parser.add_argument("--replay-rollouts", type=int, default=0,
                         help="adversarial.replay_rollouts (policy samples for the "
                              "discriminator from the last this-many rollouts)")
+    parser.add_argument("--goal-jitter", type=float, default=0.0,
+                        help="the goal task's start jitter across the line to the goal "
+                             "(0: every demo on one straight line)")
     parser.add_argument("--smoke", action="store_true", help="2 seeds, 5 updates")
     args = parser.parse_args()
     if args.smoke:
@@ -146,9 +149,10 @@ def main() -> None:
     wanted = args.demos.split(",")
     env, expert_return, demo_sets = cartpole_demo_sets(args.epsilon, args.episodes,
                                                     args.demo_key)
-    goal_env = jaxil.envs.make("obstacle_nav", layout=GOAL_LAYOUT)
+    layout = GOAL_LAYOUT._replace(jitter=(GOAL_LAYOUT.jitter[0], args.goal_jitter))
+    goal_env = jaxil.envs.make("obstacle_nav", layout=layout)
     if "goal" in wanted:
-        demo_sets["goal"] = jaxil.data.collect(goal_env, scripted_expert(layout=GOAL_LAYOUT),
+        demo_sets["goal"] = jaxil.data.collect(goal_env, scripted_expert(layout=layout),
                                                jax.random.key(args.demo_key), args.episodes)
     for name in wanted:
         emit({"demos": name, **describe(demo_sets[name])})
