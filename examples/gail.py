@@ -1,8 +1,11 @@
 """GAIL on cartpole: a PPO expert, 10 demonstrations, GAIL as one compiled run.
 
-    python examples/gail.py [--demos demos.npz] [--updates 100]
+    python examples/gail.py [--demos demos.npz] [--updates 100] [--noise 0.4]
 
-With `--demos`, demonstrations are loaded (`jaxil.data.load`) instead of collected.
+With `--demos`, demonstrations are loaded (`jaxil.data.load`) instead of collected. With
+`--noise P` the expert takes a random action with probability `P` (`jaxil.EpsilonRandom`),
+so some demonstrated episodes drop the pole early: GAIL's default absorbing state takes
+them as they are (no option to set).
 """
 
 import argparse
@@ -19,6 +22,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--demos", default=None)
     p.add_argument("--updates", type=int, default=100)
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="probability of a random expert action in the demos")
     args = p.parse_args()
     env = jaxil.envs.make("cartpole")
     if args.demos:
@@ -26,7 +31,12 @@ def main() -> None:
     else:
         expert, info = jaxil.experts.train_ppo(env, jax.random.key(0))
         print(f"expert return {info['mean_return']:.1f}")
+        if args.noise > 0:
+            expert = jaxil.EpsilonRandom(expert, args.noise, env.spec.action_space)
         demos = jaxil.data.collect(env, expert, jax.random.key(1), num_episodes=10)
+        ended = int(demos.terminated.any(axis=1).sum())
+        print(f"demos: {ended} of 10 episodes end early, mean length "
+              f"{float(demos.lengths.mean()):.0f}")
     config = GAILConfig(
         reward="neg_log_one_minus_d",  # or "log_d", "logit"
         adversarial=AdversarialConfig(disc_learning_rate=1e-3, gradient_penalty="expert",
