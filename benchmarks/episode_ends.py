@@ -137,6 +137,8 @@ def main() -> None:
     parser.add_argument("--replay-rollouts", type=int, default=0,
                         help="adversarial.replay_rollouts (policy samples for the "
                              "discriminator from the last this-many rollouts)")
+    parser.add_argument("--gp-weight", type=float, default=None,
+                        help="adversarial.gp_weight (default: the config's)")
     parser.add_argument("--goal-jitter", type=float, default=0.0,
                         help="the goal task's start jitter across the line to the goal "
                              "(0: every demo on one straight line)")
@@ -164,6 +166,8 @@ def main() -> None:
                 adv = EPISODE_ENDS[ends]
                 if args.bc_steps and method != "gaifo":  # GAIfO's demos are state-only
                     adv = dataclasses.replace(adv, bc_steps=args.bc_steps)
+                if args.gp_weight is not None:
+                    adv = dataclasses.replace(adv, gp_weight=args.gp_weight)
                 if args.replay_rollouts:
                     adv = dataclasses.replace(adv, replay_rollouts=args.replay_rollouts)
                 if args.no_disc_normalize:
