@@ -7,8 +7,8 @@ method and demo set) and prints one JSON object per run: the expert-normalised r
 each seed's deterministic policy over 32 episodes (cartpole) or the goal task's success
 rate and episode length. Settings (`--episode-ends`):
 
-- `absorbing` (the default since the absorbing state was centred): a DAC absorbing state,
-  rewards centred on its reward (`jaxil.adversarial.rewards.centre_on_absorbing`);
+- `absorbing` (the library's default for these methods since 2026-12-05): a DAC absorbing
+  state, rewards centred on its reward (`jaxil.adversarial.rewards.centre_on_absorbing`);
 - `variable_horizon`: no absorbing state, `allow_variable_horizon=True` (the survival
   bias of a positive reward, kept on purpose).
 
@@ -23,6 +23,10 @@ Demo sets:
   the goal is the only way to end an episode; 10 episodes of the scripted expert, each
   ending at the goal after about 20 steps of the 50-step limit. An imitator with a
   survival bias dawdles to the time limit; one without it ends at the goal.
+
+Options that vary the setting: `--epsilon` and `--demo-key` (the early-ending demos),
+`--goal-jitter` (goal demos spread across the line), `--no-disc-normalize`, `--gp-weight`,
+`--replay-rollouts`, `--bc-steps`.
 
 Usage:
     python benchmarks/episode_ends.py [--seeds 4] [--methods gail,airl,gaifo,fgail]
