@@ -320,15 +320,26 @@ def test_relabel_and_policy_samples_alone():
     policy = make_actor_policy(PolicyArch(2, Discrete(3)), jax.random.key(0))
     tr = jax.tree.map(lambda a: jnp.reshape(a, (3, 2) + a.shape[1:]),
                       _transitions([False, True, False, False, True, False]))
-    rewards = relabel(method, config, disc, policy, tr, 0.9)
     flat = jax.tree.map(lambda a: jnp.reshape(a, (6,) + a.shape[2:]), tr)
-    x = disc.features(flat)
-    logits = jax.vmap(lambda xi: method.logits(disc.net, xi, jnp.zeros(()), 0.9))(x)
-    absorbing = method.logits(disc.net, disc.absorbing_features(), jnp.zeros(()), 0.9)
-    expected = (np.clip(jax.nn.softplus(logits), -0.5, 0.5)
-                - np.clip(jax.nn.softplus(absorbing), -0.5, 0.5))
-    np.testing.assert_allclose(rewards, np.reshape(expected, (3, 2)), rtol=1e-5, atol=1e-6)
-    assert np.ptp(np.asarray(rewards)) > 0  # not all clipped alike
+    capped = 0
+    for shift in (0.0, 3.0):  # the output bias moved up: the absorbing logit turns positive
+        net = eqx.tree_at(lambda n: n.g.layers[-1].bias, disc.net,
+                          disc.net.g.layers[-1].bias + shift)
+        d = eqx.tree_at(lambda d: d.net, disc, net)
+        rewards = relabel(method, config, d, policy, tr, 0.9)
+        x = d.features(flat)
+        logits = jax.vmap(lambda xi, d=d: method.logits(d.net, xi, jnp.zeros(()), 0.9))(x)
+        absorbing = method.logits(d.net, d.absorbing_features(), jnp.zeros(()), 0.9)
+        capped += int(absorbing > 0)
+        if shift == 0.0:
+            assert np.ptp(np.asarray(rewards)) > 0  # not all clipped alike
+        # the absorbing logit is capped at 0 (D = 1/2): ending never pays more than a state
+        # the discriminator cannot tell from the expert's
+        expected = (np.clip(jax.nn.softplus(logits), -0.5, 0.5)
+                    - np.clip(jax.nn.softplus(np.minimum(absorbing, 0.0)), -0.5, 0.5))
+        np.testing.assert_allclose(rewards, np.reshape(expected, (3, 2)), rtol=1e-5,
+                                   atol=1e-6)
+    assert capped == 1  # one case below the cap, one above it
     recorded = jnp.arange(6, dtype=jnp.float32).reshape(3, 2)  # stands for log pi(a | s)
     drawn, drawn_log_probs = policy_samples(tr, None, jax.random.key(0), 4, recorded)
     assert len(set(np.asarray(drawn.obs[:, 0]).tolist())) == 4

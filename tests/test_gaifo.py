@@ -69,8 +69,8 @@ def test_update_compiles_once_and_ignores_the_expert_actions(cartpole_demos):
         np.testing.assert_array_equal(x, y)
 
 # The margin (the absorbing state on, as by default): this exact program over keys 0-15
-# scored 0.91-1.0 on 14 and 0.522 and 0.218 on keys 7 and 12 (without the absorbing state:
-# 16 of 16 at 1.0). Runs key 0.
+# scored 0.91-1.0 on 15 and 0.218 on key 12 (without the absorbing state: 16 of 16 at 1.0).
+# Runs key 0.
 @pytest.mark.slow
 def test_gaifo_learns_cartpole_from_states_only(cartpole_expert, state_only_demos):
     env, _, expert_return = cartpole_expert

@@ -57,12 +57,15 @@ def test_update_compiles_once(cartpole_demos, factory, config):
 
 # Margins, with these settings and the fixture's demos:
 # - LS-GAIL, 100 updates of its default `AdversarialConfig` as tuned for cartpole: 8 seeds
-#   (`jax.random.split(key(0), 8)`, vmapped) 0.996-1.0.
+#   (`jax.random.split(key(0), 8)`, vmapped) 0.996-1.0 before the absorbing state became
+#   the default; with it, single runs of keys 0-15 scored 0.989-1.0 on 14 and 0.554 and
+#   0.046 on keys 13 and 2 (this test's key passes).
 # - WAIL, 200 updates of `WAILConfig`'s WGAN-GP critic: keys `split(key(k), 8)` for k in
 #   0, 1, 2 (24 seeds, 8 vmapped per run) all 0.999-1.0, and single runs (as here) of the
 #   8 seeds of key 0 all 1.0. (With the critic's value `v` itself as the reward, 3 of 16
 #   seeds dropped the pole at once.)
-# So the 0.9 threshold has a margin of about 0.1 for both; each test runs seed 0 of key 0.
+# So the 0.9 threshold has a margin of about 0.1 for WAIL; for LS-GAIL 2 of 16 other keys
+# fall below it (without the absorbing state 1 of 16: 0.474). Each test runs seed 0 of key 0.
 @pytest.mark.slow
 @pytest.mark.parametrize("factory, config, updates", [
     (lsgail, LSGAILConfig(adversarial=CARTPOLE_ADV, ppo=CARTPOLE_PPO), 100),

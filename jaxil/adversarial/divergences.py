@@ -45,12 +45,17 @@ class FDivergence(NamedTuple):
         reward_sign: `+1` if the reward `f*(g_f(v))` is positive for every `v`, `-1` if
             negative for every `v`, `0` if it takes both signs. A signed reward is biased
             towards long (`+1`) or short (`-1`) episodes when episodes can end early.
+        neutral_logit: the logit of a sample the discriminator cannot tell apart (equal
+            occupancy, `g_f(v) = f'(1)`): 0 for every row but forward KL's (1). The
+            absorbing state's logit is capped there in the relabelled rewards
+            (`jaxil.adversarial.steps.relabel`).
     """
 
     name: str
     activation: Callable[[Array], Array]
     conjugate_of_activation: Callable[[Array], Array]
     reward_sign: int
+    neutral_logit: float = 0.0
 
 
 def _softplus(v: Array) -> Array:
@@ -65,7 +70,8 @@ DIVERGENCES: dict[str, FDivergence] = {
     # f*(t) = -log(2 - e^t) -> -log 2 + softplus(v).
     "js": FDivergence("js", lambda v: LOG2 - _softplus(-v), lambda v: _softplus(v) - LOG2, 0),
     # Forward KL(P || Q), f(u) = u log u; g = v; f*(t) = exp(t - 1).
-    "forward_kl": FDivergence("forward_kl", lambda v: v, lambda v: jnp.exp(v - 1.0), +1),
+    "forward_kl": FDivergence("forward_kl", lambda v: v, lambda v: jnp.exp(v - 1.0), +1,
+                              neutral_logit=1.0),  # f'(1) = 1
     # Reverse KL(Q || P), f(u) = -log u; g = -exp(-v); f*(t) = -1 - log(-t) -> v - 1.
     "reverse_kl": FDivergence("reverse_kl", lambda v: -jnp.exp(-v), lambda v: v - 1.0, 0),
     # Pearson chi^2, f(u) = (u - 1)^2; g = v; f*(t) = t^2 / 4 + t.

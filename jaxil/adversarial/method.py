@@ -74,8 +74,10 @@ class AdversarialConfig(eqx.Module):
         absorbing_state: DAC-style absorbing state after terminal steps, never after
             time-outs (see `jaxil.adversarial.inputs`): its reward `r_abs` is learned and
             every relabelled reward is centred on it (`r - r_abs`), so a termination pays
-            exactly what the discriminator says the absorbing state is worth against the
-            states it cuts off. `None` (the default) follows the method
+            what the discriminator says the absorbing state is worth against the states it
+            cuts off, but never more than a state it cannot tell from the expert's (its
+            logit is capped at the divergence's `neutral_logit`). `None` (the default)
+            follows the method
             (`AdversarialMethod.absorbing_default`, see `resolve_absorbing`): on for GAIL,
             AIRL, GAIfO, f-GAIL and LS-GAIL, so their default configs learn from demos
             whose episodes end early; off for WAIL, InfoGAIL and MAGAIL. Measured in

@@ -70,17 +70,24 @@ def relabel(method: AdversarialMethod, config: AdversarialConfig, disc: Discrimi
             policy: ActorPolicy, tr: Transition, gamma: Array | float,
             log_probs: Array | None = None) -> Array:
     """`[T, B]` rewards of a rollout `tr[T, B]` under the current discriminator; with an
-    absorbing state, centred on its reward (`centre_on_absorbing`). `log_probs` (`[T, B]`,
-    the rollout's own exact `log pi(a | s)`) spares re-deriving them for methods that use
-    them (AIRL)."""
+    absorbing state, centred on its reward (`centre_on_absorbing`), whose logit is capped
+    at the divergence's `neutral_logit` (`D <= 1/2` for GAIL): ending an episode never
+    pays more than a state the discriminator cannot tell from the expert's. Uncapped, the
+    absorbing state outscores the expert's own states whenever the policy survives longer
+    than the demos, and the policy learns to end its episodes at once (cartpole,
+    `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends"). `log_probs`
+    (`[T, B]`, the rollout's own exact `log pi(a | s)`) spares re-deriving them for
+    methods that use them (AIRL)."""
     flat = flatten_leading(tr, 2)
     known = None if log_probs is None else jnp.reshape(log_probs, (-1,))
     logits = batch_logits(method, disc.net, disc.features(flat),
                           policy_log_probs(method, policy, flat, known), gamma)
     rewards = jnp.reshape(clipped_reward(method, config, logits), tr.terminated.shape)
     if config.absorbing_state:
-        absorbed = clipped_reward(method, config, method.logits(
-            disc.net, disc.absorbing_features(), jnp.zeros(()), gamma))
+        absorbing_logit = method.logits(disc.net, disc.absorbing_features(), jnp.zeros(()),
+                                        gamma)
+        absorbed = clipped_reward(method, config, jnp.minimum(
+            absorbing_logit, method.divergence.neutral_logit))
         rewards = centre_on_absorbing(rewards, absorbed)
     return rewards
 
