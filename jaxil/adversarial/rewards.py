@@ -133,6 +133,9 @@ class LearnedReward(eqx.Module):
         With an absorbing state, every reward is centred on the absorbing state's,
         `r(s, a, s') - r(absorbing)` (see `centre_on_absorbing`), so an agent that stops
         at a termination sees the returns, up to a constant, of one that stays absorbed.
+        The absorbing state's reward is used as learned: the cap that training puts on its
+        logit (`jaxil.adversarial.steps.relabel`) is a choice of the imitation loop, not
+        part of the exported reward.
         """
         d = self.discriminator
         lead = tr.terminated.ndim
