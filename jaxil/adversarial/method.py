@@ -77,10 +77,10 @@ class AdversarialConfig(eqx.Module):
             what the discriminator says the absorbing state is worth against the states it
             cuts off, but never more than a state it cannot tell from the expert's (its
             logit is capped at the divergence's `neutral_logit`). `None` (the default)
-            follows the method
-            (`AdversarialMethod.absorbing_default`, see `resolve_absorbing`): on for GAIL,
-            AIRL, GAIfO, f-GAIL and LS-GAIL, so their default configs learn from demos
-            whose episodes end early; off for WAIL, InfoGAIL and MAGAIL. Measured in
+            follows the method (`AdversarialMethod.absorbing_default`, see
+            `resolve_absorbing`): on for GAIL, AIRL, GAIfO, f-GAIL and LS-GAIL, so their
+            default configs learn from demos whose episodes end early; off for WAIL,
+            InfoGAIL and MAGAIL. Measured in
             `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends".
         allow_variable_horizon: accept demos with early terminations for a signed reward
             without an absorbing state (the bias is then the user's choice).
