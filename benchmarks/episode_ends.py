@@ -26,6 +26,7 @@ Demo sets:
 
 Options that vary the setting: `--epsilon` and `--demo-key` (the early-ending demos),
 `--goal-jitter` (goal demos spread across the line), `--no-disc-normalize`, `--gp-weight`,
+`--disc-activation`,
 `--replay-rollouts`, `--bc-steps`.
 
 Usage:
@@ -143,6 +144,9 @@ def main() -> None:
                              "discriminator from the last this-many rollouts)")
     parser.add_argument("--gp-weight", type=float, default=None,
                         help="adversarial.gp_weight (default: the config's)")
+    parser.add_argument("--disc-activation", default=None,
+                        help="adversarial.activation, the discriminator's hidden activation "
+                             "(default: the config's)")
     parser.add_argument("--goal-jitter", type=float, default=0.0,
                         help="the goal task's start jitter across the line to the goal "
                              "(0: every demo on one straight line)")
@@ -172,6 +176,8 @@ def main() -> None:
                     adv = dataclasses.replace(adv, bc_steps=args.bc_steps)
                 if args.gp_weight is not None:
                     adv = dataclasses.replace(adv, gp_weight=args.gp_weight)
+                if args.disc_activation is not None:
+                    adv = dataclasses.replace(adv, activation=args.disc_activation)
                 if args.replay_rollouts:
                     adv = dataclasses.replace(adv, replay_rollouts=args.replay_rollouts)
                 if args.no_disc_normalize:
