@@ -10,7 +10,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from adversarial_setup import CARTPOLE_PPO, all_finite, expert_normalised
+from adversarial_setup import (
+    CARTPOLE_PPO,
+    SEEDS,
+    all_finite,
+    at_least_half_reach,
+    seed_scores,
+    train_seeds,
+)
 
 import jaxil
 from jaxil.adversarial import AdversarialConfig
@@ -95,12 +102,12 @@ def test_fgail_default_relabels_and_trains_like_gail():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-# The margin: this exact program (one unvmapped run of 100 updates, default adversarial
-# settings, `CARTPOLE_PPO`) over keys 0-15, expert-normalised against the clean expert's
-# 500 (the demos' own return is 0.68 of it): GAIL and GAIfO 1.0 on 16 of 16; AIRL 1.0 on
-# 15 of 16 (key 3 drops the pole at once: -0.003), with the absorbing logit capped as now
-# and before the cap alike (f-GAIL (JS), checked equal to GAIL above, scored 16 of 16
-# before the cap). The test runs key 0.
+# The margin: this exact program (8 seeds `split(key(k), 8)` vmapped, 100 updates, default
+# adversarial settings, `CARTPOLE_PPO`) over keys k = 0-15, expert-normalised against the
+# clean expert's 500 (the demos' own return is 0.68 of it), seeds >= 0.9 of 128 and the
+# fewest of 8 per key: GAIL 125 (7), AIRL 116 (5; the others 0.36-0.86), GAIfO
+# 120 (6). The test asks 4 of 8 and runs key 0 (8 of 8 for each). f-GAIL (JS), checked
+# equal to GAIL above, is not run again.
 @pytest.mark.slow
 @pytest.mark.parametrize("name", LEARNING)
 def test_default_config_learns_from_demos_that_end_early(name, cartpole_expert,
@@ -108,8 +115,7 @@ def test_default_config_learns_from_demos_that_end_early(name, cartpole_expert,
     env, _, expert_return = cartpole_expert
     make, config = METHODS[name]
     algo = make(env, config(ppo=CARTPOLE_PPO))
-    state, metrics = jax.jit(lambda k, d: jaxil.train(algo, k, d, num_updates=100,
-                                                      batch_size=256))(
-        jax.random.key(0), demos_that_end_early)
+    states, metrics = train_seeds(algo, jax.random.key(0), demos_that_end_early, 100, SEEDS)
     assert all_finite(metrics)
-    assert expert_normalised(env, algo.policy(state), expert_return) >= 0.9
+    scores = seed_scores(env, algo, states, expert_return)
+    assert at_least_half_reach(scores, 0.9), scores

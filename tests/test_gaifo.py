@@ -6,12 +6,15 @@ import pytest
 from adversarial_setup import (
     CARTPOLE_ADV,
     CARTPOLE_PPO,
+    SEEDS,
     TINY_ADV,
     TINY_PPO,
     all_finite,
+    at_least_half_reach,
     compiled_once,
-    expert_normalised,
     run_updates,
+    seed_scores,
+    train_seeds,
 )
 
 import jaxil
@@ -68,15 +71,15 @@ def test_update_compiles_once_and_ignores_the_expert_actions(cartpole_demos):
             x, y = jax.random.key_data(x), jax.random.key_data(y)
         np.testing.assert_array_equal(x, y)
 
-# The margin (the absorbing state on, as by default): this exact program over keys 0-15
-# scored 0.91-1.0 on 15 and 0.218 on key 12 (without the absorbing state: 16 of 16 at 1.0).
-# Runs key 0.
+# The margin (the absorbing state on, as by default): this exact program (8 seeds
+# `split(key(k), 8)` vmapped) over keys k = 0-15: 120 of 128 seeds scored >= 0.9 (the
+# others 0.534-0.867); per key 6-8 of 8 reached it, so at least 6 where the test asks 4.
+# Runs key 0 (8 of 8).
 @pytest.mark.slow
 def test_gaifo_learns_cartpole_from_states_only(cartpole_expert, state_only_demos):
     env, _, expert_return = cartpole_expert
     algo = gaifo(env, GAIfOConfig(adversarial=CARTPOLE_ADV, ppo=CARTPOLE_PPO))
-    state, metrics = jax.jit(lambda k, d: jaxil.train(algo, k, d, num_updates=100,
-                                                      batch_size=256))(jax.random.key(0),
-                                                                       state_only_demos)
+    states, metrics = train_seeds(algo, jax.random.key(0), state_only_demos, 100, SEEDS)
     assert all_finite(metrics)
-    assert expert_normalised(env, algo.policy(state), expert_return) >= 0.9
+    scores = seed_scores(env, algo, states, expert_return)
+    assert at_least_half_reach(scores, 0.9), scores

@@ -11,12 +11,16 @@ import pytest
 from adversarial_setup import (
     CARTPOLE_ADV,
     CARTPOLE_PPO,
+    SEEDS,
     TINY_ADV,
     TINY_PPO,
     all_finite,
+    at_least_half_reach,
     compiled_once,
     expert_normalised,
     run_updates,
+    seed_scores,
+    train_seeds,
 )
 
 import jaxil
@@ -103,9 +107,11 @@ def test_gail_learns_cartpole(cartpole_expert, cartpole_demos):
 
 
 # The margin (the absorbing state on, as by default, though pendulum never terminates, so
-# it only moves the rewards' centring constant): this exact program over keys 0-15 scored
-# 0.825-0.998 on 15 and 0.658 on key 5, mean 0.92 (keys 0-7 without the absorbing state:
-# 0.832-0.971), against a 10-episode evaluation of the expert. Runs key 0 (0.968).
+# it only moves the rewards' centring constant): this exact program (8 seeds
+# `split(key(k), 8)` vmapped) over keys k = 0-15, against a 10-episode evaluation of the
+# expert: 121 of 128 seeds scored >= 0.8 (the others 0.656-0.786; median 0.95); per key
+# 6-8 of 8 reached it, so at least 6 where the test asks 4. Runs key 0 (8 of 8,
+# 0.868-0.983).
 @pytest.mark.slow
 def test_gail_learns_pendulum(pendulum_expert):
     env, expert, expert_return = pendulum_expert
@@ -114,8 +120,7 @@ def test_gail_learns_pendulum(pendulum_expert):
                     learning_rate=1e-3, gamma=0.95, deterministic_policy=True)
     adv = AdversarialConfig(disc_learning_rate=1e-3, gradient_penalty="expert", gp_weight=1.0)
     algo = gail(env, GAILConfig(adversarial=adv, ppo=ppo))
-    state, metrics = jax.jit(lambda k, d: jaxil.train(algo, k, d, num_updates=150,
-                                                      batch_size=256))(jax.random.key(0),
-                                                                       demos)
+    states, metrics = train_seeds(algo, jax.random.key(0), demos, 150, SEEDS)
     assert all_finite(metrics)
-    assert expert_normalised(env, algo.policy(state), expert_return) >= 0.8
+    scores = seed_scores(env, algo, states, expert_return)
+    assert at_least_half_reach(scores, 0.8), scores

@@ -8,11 +8,14 @@ import pytest
 from adversarial_setup import (
     CARTPOLE_ADV,
     CARTPOLE_PPO,
+    SEEDS,
     TINY_ADV,
     TINY_PPO,
     all_finite,
+    at_least_half_reach,
     check_traced_once,
-    expert_normalised,
+    seed_scores,
+    train_seeds,
 )
 
 import jaxil
@@ -55,17 +58,15 @@ def test_update_compiles_once(cartpole_demos, factory, config):
     check_traced_once(algo.update, state, batches)
 
 
-# Margins, with these settings and the fixture's demos:
-# - LS-GAIL, 100 updates of its default `AdversarialConfig` as tuned for cartpole: 8 seeds
-#   (`jax.random.split(key(0), 8)`, vmapped) 0.996-1.0 before the absorbing state became
-#   the default; with it, single runs of keys 0-15 scored 0.989-1.0 on 14 and 0.554 and
-#   0.046 on keys 13 and 2 (this test's key passes).
-# - WAIL, 200 updates of `WAILConfig`'s WGAN-GP critic: keys `split(key(k), 8)` for k in
-#   0, 1, 2 (24 seeds, 8 vmapped per run) all 0.999-1.0, and single runs (as here) of the
-#   8 seeds of key 0 all 1.0. (With the critic's value `v` itself as the reward, 3 of 16
-#   seeds dropped the pole at once.)
-# So the 0.9 threshold has a margin of about 0.1 for WAIL; for LS-GAIL 2 of 16 other keys
-# fall below it (without the absorbing state 1 of 16: 0.474). Each test runs seed 0 of key 0.
+# Margins, with these settings and the fixture's demos, this exact program (8 seeds
+# `split(key(k), 8)` vmapped) over keys k = 0-15:
+# - LS-GAIL, 100 updates of its default `AdversarialConfig` as tuned for cartpole (the
+#   absorbing state on, as by default): 119 of 128 seeds scored >= 0.9 (the others
+#   0.177-0.858); per key 5-8 of 8 reached it, so at least 5 where the test asks 4.
+# - WAIL, 200 updates of `WAILConfig`'s WGAN-GP critic: 125 of 128 (the others 0.627-0.827);
+#   per key 7-8 of 8. (With the critic's
+#   value `v` itself as the reward, 3 of 16 seeds dropped the pole at once.)
+# Runs key 0 (8 of 8 for both).
 @pytest.mark.slow
 @pytest.mark.parametrize("factory, config, updates", [
     (lsgail, LSGAILConfig(adversarial=CARTPOLE_ADV, ppo=CARTPOLE_PPO), 100),
@@ -74,8 +75,7 @@ def test_update_compiles_once(cartpole_demos, factory, config):
 def test_learns_cartpole(cartpole_expert, cartpole_demos, factory, config, updates):
     env, _, expert_return = cartpole_expert
     algo = factory(env, config)
-    key = jax.random.split(jax.random.key(0), 8)[0]
-    state, metrics = jax.jit(lambda k, d: jaxil.train(algo, k, d, num_updates=updates,
-                                                      batch_size=256))(key, cartpole_demos)
+    states, metrics = train_seeds(algo, jax.random.key(0), cartpole_demos, updates, SEEDS)
     assert all_finite(metrics)
-    assert expert_normalised(env, algo.policy(state), expert_return) >= 0.9
+    scores = seed_scores(env, algo, states, expert_return)
+    assert at_least_half_reach(scores, 0.9), scores
