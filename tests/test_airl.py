@@ -81,7 +81,7 @@ def trained_airl(cartpole_expert, cartpole_demos):
 
 
 # The margin: the fixture's exact program over keys 0-15 (single runs, 2026-12-05) scored
-# 0.922-1.0 on all 16 (mean 0.987). Runs key 0 (1.0).
+# 0.922-1.0 on all 16 (mean 0.986). Runs key 0 (1.0).
 @pytest.mark.slow
 def test_airl_learns_cartpole(trained_airl):
     env, expert_return, algo, state, metrics = trained_airl
