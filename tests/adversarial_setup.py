@@ -38,11 +38,12 @@ SEEDS = 8
 
 
 def train_seeds(algo, key, demos, num_updates: int, seeds: int, batch_size: int = 256):
-    """`seeds` runs of `jaxil.train(algo, k, demos, ...)` for `k` in `split(key, seeds)`,
-    vmapped in one program: `(states, metrics)`, each with a leading `[seeds]` axis."""
-    run = jax.vmap(lambda k, d: jaxil.train(algo, k, d, num_updates=num_updates,
-                                            batch_size=batch_size), in_axes=(0, None))
-    return jax.jit(run)(jax.random.split(key, seeds), demos)
+    """`seeds` runs of `algo` (seed `s` from `fold_in(key, s)`) in one vmapped program, by
+    `jaxil.sweep`: `(states, metrics)`, states with a leading `[seeds]` axis (on the host),
+    metrics `[1, seeds, num_updates]`."""
+    result = jaxil.sweep(lambda settings: algo, key, demos, seeds=seeds,
+                         num_updates=num_updates, batch_size=batch_size)
+    return result.states[0], result.metrics
 
 
 def seed_scores(env, algo, states, expert_return) -> list[float]:

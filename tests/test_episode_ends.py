@@ -102,12 +102,12 @@ def test_fgail_default_relabels_and_trains_like_gail():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-# The margin: this exact program (8 seeds `split(key(k), 8)` vmapped, 100 updates, default
-# adversarial settings, `CARTPOLE_PPO`) over keys k = 0-15, expert-normalised against the
-# clean expert's 500 (the demos' own return is 0.68 of it), seeds >= 0.9 of 128 and the
-# fewest of 8 per key: GAIL 125 (7), AIRL 116 (5; the others 0.36-0.86), GAIfO
-# 120 (6). The test asks 4 of 8 and runs key 0 (8 of 8 for each). f-GAIL (JS), checked
-# equal to GAIL above, is not run again.
+# The margin: this exact program (`train_seeds`: 8 seeds of key k vmapped by
+# `jaxil.sweep`, 100 updates, default adversarial settings, `CARTPOLE_PPO`) over keys
+# k = 0-15, expert-normalised against the clean expert's 500 (the demos' own return is 0.68
+# of it), seeds >= 0.9 of 128 and the fewest of 8 per key: GAIL 125 (7), AIRL 116 (5; the
+# others 0.36-0.86), GAIfO 120 (6). The test asks 4 of 8 and runs key 0 (8 of 8 for each).
+# f-GAIL (JS), checked equal to GAIL above, is not run again.
 @pytest.mark.slow
 @pytest.mark.parametrize("name", LEARNING)
 def test_default_config_learns_from_demos_that_end_early(name, cartpole_expert,

@@ -108,7 +108,7 @@ def test_gail_learns_cartpole(cartpole_expert, cartpole_demos):
 
 # The margin (the absorbing state on, as by default, though pendulum never terminates, so
 # it only moves the rewards' centring constant): this exact program (8 seeds
-# `split(key(k), 8)` vmapped) over keys k = 0-15, against a 10-episode evaluation of the
+# of key k, `train_seeds`) over keys k = 0-15, against a 10-episode evaluation of the
 # expert: 121 of 128 seeds scored >= 0.8 (the others 0.656-0.786; median 0.95); per key
 # 6-8 of 8 reached it, so at least 6 where the test asks 4. Runs key 0 (8 of 8,
 # 0.868-0.983).

@@ -59,13 +59,13 @@ def test_update_compiles_once(cartpole_demos, factory, config):
 
 
 # Margins, with these settings and the fixture's demos, this exact program (8 seeds
-# `split(key(k), 8)` vmapped) over keys k = 0-15:
+# of key k, `train_seeds`) over keys k = 0-15:
 # - LS-GAIL, 100 updates of its default `AdversarialConfig` as tuned for cartpole (the
 #   absorbing state on, as by default): 119 of 128 seeds scored >= 0.9 (the others
 #   0.177-0.858); per key 5-8 of 8 reached it, so at least 5 where the test asks 4.
-# - WAIL, 200 updates of `WAILConfig`'s WGAN-GP critic: 125 of 128 (the others 0.627-0.827);
-#   per key 7-8 of 8. (With the critic's
-#   value `v` itself as the reward, 3 of 16 seeds dropped the pole at once.)
+# - WAIL, 200 updates of `WAILConfig`'s WGAN-GP critic: 125 of 128 (the others
+#   0.627-0.827); per key 7-8 of 8. (With the critic's value `v` itself as the reward, 3
+#   of 16 seeds dropped the pole at once.)
 # Runs key 0 (8 of 8 for both).
 @pytest.mark.slow
 @pytest.mark.parametrize("factory, config, updates", [
