@@ -50,6 +50,7 @@ from jaxil.adversarial.method import (
     AdversarialConfig,
     AdversarialMethod,
     check_method,
+    resolve_absorbing,
     samples_per_step,
 )
 from jaxil.adversarial.networks import Discriminator, make_discriminator
@@ -308,7 +309,8 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
     """
     config = MAGAILConfig() if config is None else config
     method = check_magail_config(env, config)
-    adv, mappo_config = config.adversarial, config.mappo
+    # the absorbing state is refused above, so this decides it off (the method's default)
+    adv, mappo_config = resolve_absorbing(method, config.adversarial), config.mappo
     ppo_config = mappo_config.ppo
     n = env.spec.num_agents
     width = discrete_width(env)
