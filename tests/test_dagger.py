@@ -27,6 +27,7 @@ from jaxil.algorithms.dart import (
     dart_behaviour,
     disagreement_rate,
     psd_sqrt,
+    with_trace,
 )
 from jaxil.types import Box, EnvSpec
 
@@ -95,6 +96,32 @@ def test_dart_noise_estimates_match_hand_computed_values():
     np.testing.assert_allclose(root @ root, cov, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(disagreement_rate(jnp.array([0, 1, 1, 0]),
                                                  jnp.array([0, 0, 1, 1])), 0.5)
+
+
+def test_dart_error_prior_sets_the_size_of_the_noise_and_the_estimate_its_shape():
+    cov = jnp.array([[2 / 3, 1 / 3], [1 / 3, 5 / 3]])  # trace 7/3
+    np.testing.assert_allclose(with_trace(cov, 0.7), [[0.2, 0.1], [0.1, 0.5]], rtol=1e-5)
+    np.testing.assert_allclose(with_trace(jnp.zeros((2, 2)), 0.7), 0.35 * np.eye(2))
+    obs = jnp.zeros((6, 3))
+    zero = lambda o, k: jnp.zeros((1,))
+    labels = jnp.full((6, 1), 1.5)  # the estimate alone: 2.25
+    spec = EnvSpec("toy", 3, Box((1,), -2.0, 2.0), 10)
+    for config, expected in ((DARTConfig(noise_scale=2.0), 2 * 2.25),
+                             (DARTConfig(noise_scale=2.0, error_prior=0.16), 0.32),
+                             (DARTConfig(noise_scale=2.0, error_prior=0.16, max_noise_std=0.5),
+                              0.25)):
+        behaviour = dart_behaviour(spec, config)
+        noise = behaviour.next(behaviour.init(), 1, zero, obs, labels, jax.random.key(0))
+        np.testing.assert_allclose(noise.cov, [[expected]], rtol=1e-5)
+    # discrete: epsilon is the scaled prior, whatever the learner's disagreement (here 0)
+    cartpole = jaxil.envs.make("cartpole").spec
+    agree = lambda o, k: jnp.zeros((), jnp.int32)
+    for config, expected in ((DARTConfig(noise_scale=0.5, error_prior=0.3), 0.15),
+                             (DARTConfig(error_prior=0.3, max_epsilon=0.2), 0.2)):
+        behaviour = dart_behaviour(cartpole, config)
+        eps = behaviour.next(behaviour.init(), 1, agree, jnp.zeros((4, 4)),
+                             jnp.zeros(4, jnp.int32), jax.random.key(0))
+        np.testing.assert_allclose(eps, expected, rtol=1e-6)
 
 
 def test_dart_gaussian_noise_has_the_estimated_covariance_and_respects_the_bounds():

@@ -147,7 +147,7 @@ factories check them.)"""
 POSITIVE_FLOATS = frozenset({
     "learning_rate", "disc_learning_rate", "bc_learning_rate", "max_grad_norm",
     "disc_max_grad_norm", "clip_eps", "value_clip_eps", "reward_clip", "reward_scale",
-    "temperature", "init_std", "cost_scale", "max_noise_std",
+    "temperature", "init_std", "cost_scale", "max_noise_std", "error_prior",
 })
 """Float fields that must be `> 0` (a zero rate, norm or scale trains nothing)."""
 
