@@ -17,13 +17,15 @@ same `--eval-episodes` start states as the expert and the random policy (0 = ran
 - `dart_perturbed` (`--dart-env`, pendulum by default): at the same budget of expert
   episodes, BC on `1 + rounds * --dart-envs` clean episodes against DART with one clean
   episode and `rounds` rounds of `--dart-envs` noisy-expert episodes (for each `rounds`
-  in `--dart-rounds`), both `--bc-steps` steps, evaluated with Gaussian noise of standard
-  deviation `sigma * (high - low) / 2` added to every executed action (clipped to the
-  bounds), for each `sigma` in `--eval-noise`. Each seed draws its own clean episodes
-  (seed `i`'s BC and DART runs start from the same first episode): with one to five
-  pendulum episodes, which start states (and swing directions) the demonstrations happen
-  to cover moves the score more than anything else, and one shared draw for every seed
-  would measure that draw.
+  in `--dart-rounds`; DART's prior on the learner's error `--dart-error-prior`, none by
+  default), both `--bc-steps` steps, evaluated with Gaussian noise of standard deviation
+  `sigma * (high - low) / 2` added to every executed action (clipped to the bounds), for
+  each `sigma` in `--eval-noise`. The two are paired: each seed draws its own first
+  episode, and BC's other episodes are the clean expert's from the very start states
+  that DART's noisy episodes start from (`paired_clean_episodes`). With one to five
+  pendulum episodes, which start states (and swing directions) the demonstrations
+  happen to cover moves a score by up to 1.3, more than anything else; pairing takes
+  that out of the difference between the two methods.
 
 Every run takes `--bc-steps` gradient steps; DAgger and DART split them evenly between
 the warm start on the demonstrations and their rounds. Every method trains the same
@@ -203,6 +205,23 @@ def dart_budget(args: argparse.Namespace) -> int:
     return 1 + max(args.dart_rounds) * args.dart_envs
 
 
+def paired_clean_episodes(task: Task, first: jaxil.Transition, rounds: int,
+                          args: argparse.Namespace) -> jaxil.Transition:
+    """`[seeds, ...]` flat transitions: each seed's first episode (`first`), then the
+    clean expert's episodes from the start states of DART's `rounds` rounds for that seed.
+
+    They are the dataset of DART run with no noise on the same keys: the start states
+    depend on the keys only (a fixed-horizon env resets on schedule, and the noise draws
+    do not touch the environments' keys), which `dart_perturbed` checks."""
+    collect = DARTConfig(noise_scale=0.0,
+                         aggregation=aggregation_config(task, args.dart_envs, 1, args))
+    states = train_seeds(dart(task.env, collect, expert=task.expert), first, rounds, args,
+                         per_seed=True)
+    n = int(states.dataset.size[0])
+    return jaxil.Transition(states.dataset.data.obs[:, :n], states.dataset.data.action[:, :n],
+                            None, None, None, None)
+
+
 def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
     """BC and DART at the same budget of expert episodes, with noisy actions at test time."""
     learner = learner_config(args)
@@ -210,30 +229,36 @@ def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
     if not isinstance(space, Box):
         raise ValueError(f"--dart-env: expected continuous actions, {task.name} has {space}")
     stride = dart_budget(args)  # episodes per seed
+    first = task.per_seed(args.seeds, stride, 1)
     out = []
     for rounds in args.dart_rounds:
         budget = 1 + rounds * args.dart_envs
         sgd_steps = args.bc_steps // (rounds + 1)  # the warm start, then every round
         config = DARTConfig(noise_scale=args.dart_noise_scale, bc=learner,
+                            error_prior=args.dart_error_prior,
                             aggregation=aggregation_config(task, args.dart_envs, sgd_steps,
                                                            args))
-        methods = {"bc": (bc(task.env, learner), task.per_seed(args.seeds, stride, budget),
-                          args.bc_steps, args.bc_steps),
-                   "dart": (dart(task.env, config, expert=task.expert),
-                            task.per_seed(args.seeds, stride, 1), rounds,
+        clean = paired_clean_episodes(task, first, rounds, args)
+        methods = {"bc": (bc(task.env, learner), clean, args.bc_steps, args.bc_steps),
+                   "dart": (dart(task.env, config, expert=task.expert), first, rounds,
                             sgd_steps * (rounds + 1))}
         for method, (algo, data, updates, grad_steps) in methods.items():
             start = time.perf_counter()
             states = train_seeds(algo, data, updates, args, per_seed=True)
             seconds = time.perf_counter() - start
-            noise = (float(jnp.mean(states.behaviour.cov[:, 0, 0]) ** 0.5)
-                     if method == "dart" else 0.0)
+            noise = 0.0
+            if method == "dart":
+                noise = float(jnp.mean(states.behaviour.cov[:, 0, 0]) ** 0.5)
+                starts = np.arange(budget) * task.env.spec.max_episode_steps
+                if not np.array_equal(states.dataset.data.obs[:, starts], clean.obs[:, starts]):
+                    raise RuntimeError("DART's episodes and BC's start from different states")
             for sigma in args.eval_noise:
                 scores = [task.score(perturbed(p, space, sigma))
                           for p in seed_policies(algo, states, args.seeds)]
                 out.append(record("dart_perturbed", task, method, scores, seconds,
                                   expert_episodes=budget, eval_noise=sigma,
-                                  final_dart_noise_std=noise, grad_steps=grad_steps))
+                                  final_dart_noise_std=noise, grad_steps=grad_steps,
+                                  dart_error_prior=args.dart_error_prior, paired=True))
     return out
 
 
@@ -301,6 +326,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dart-rounds", type=ints, default=[1, 2, 4])
     p.add_argument("--dart-envs", type=int, default=1, help="DART episodes per round")
     p.add_argument("--dart-noise-scale", type=float, default=1.0)
+    p.add_argument("--dart-error-prior", type=float, default=None,
+                   help="DART's prior on the final learner's error, the mean squared "
+                        "action error per step (DARTConfig.error_prior; default: none)")
     p.add_argument("--eval-noise", type=floats, default=[0.0, 0.5, 1.0],
                    help="DART comparison: test-time Gaussian action noise, as fractions of "
                         "the half-range")
