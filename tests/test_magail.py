@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from adversarial_setup import check_traced_once
+from adversarial_setup import at_least_half_reach, check_traced_once
 from cli_subprocess import run_jaxil
 
 import jaxil
@@ -252,18 +252,21 @@ def test_multiagent_bc_learns_simple_spread(spread, demos):
 
 
 # Learning: decentralised MAGAIL (the default prior, 4 discriminator steps), the same demos,
-# 16 envs x 25 steps x 400 updates (160k env steps) per seed, seeds vmapped; each policy
-# (sampling) over 64 episodes, expert-normalised as above. Measured (CPU, seeds
-# split(key(0), 8)): min 0.779, mean 0.845; the test's own 3 seeds (split(key(0), 3), one
-# program; a different vmap width changes the last bits, so these were measured as the
-# test runs them): 0.784, 0.817, 0.861, about 30 s on 2 cores. 300 updates were not enough
-# for a margin (min 0.517 over 8). Threshold 0.6. (The centralised prior
-# reaches 0.3-0.4 on this budget, 0.5-0.7 at 1M steps: benchmarks/RESULTS.md.)
+# 16 envs x 25 steps x 600 updates (240k env steps) per seed, 3 seeds vmapped; each policy
+# (sampling) over 64 episodes, expert-normalised as above. The target is >= 0.8,
+# asserted for at least 2 of the 3 seeds. Measured as the test runs (one program, seeds
+# split(key(k), 3); a different vmap width changes the last bits), keys k = 0-7: all 24
+# seeds >= 0.819, the median of each key's 3 seeds 0.871-0.941 (key 0: 0.819, 0.871,
+# 0.894), about 25 s quiet on 2 cores; 16 seeds at width 8 (k = 0, 1): min 0.822. At the
+# earlier 400 updates 8 seeds scored min 0.779 (one below 0.8), and 300 updates min 0.517.
+# (The centralised prior reaches 0.3-0.4 on this budget, 0.5-0.7 at 1M steps:
+# benchmarks/RESULTS.md.)
+MAGAIL_UPDATES = 600
 MAGAIL_LEARN = MAGAILConfig(mappo=MAPPOConfig(
     PPOConfig(num_envs=16, rollout_length=25, num_epochs=4, num_minibatches=4,
-              learning_rate=3e-3, entropy_coef=0.01, lr_decay_updates=400),
+              learning_rate=3e-3, entropy_coef=0.01, lr_decay_updates=MAGAIL_UPDATES),
     centralized_critic=True))
-MAGAIL_THRESHOLD = 0.6
+MAGAIL_THRESHOLD = 0.8
 
 
 def test_magail_learns_simple_spread(spread, demos):
@@ -272,12 +275,12 @@ def test_magail_learns_simple_spread(spread, demos):
 
     def run(key):
         train_key, eval_key = jax.random.split(key)
-        state, _ = jaxil.train(algo, train_key, demos, 400, batch_size=400)
+        state, _ = jaxil.train(algo, train_key, demos, MAGAIL_UPDATES, batch_size=400)
         returns = jaxil.rollout_episodes(spread, algo.policy(state), eval_key, 64).returns
         return (jnp.mean(returns) + 234.6) / (234.6 - 137.0)
 
     scores = jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(0), 3))
-    assert float(jnp.min(scores)) > MAGAIL_THRESHOLD, scores
+    assert at_least_half_reach(scores, MAGAIL_THRESHOLD), scores
 
 
 TINY_SETTINGS = ("--set", "mappo.ppo.num_envs=4", "--set", "mappo.ppo.rollout_length=8",
