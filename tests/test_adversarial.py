@@ -350,6 +350,33 @@ def test_relabel_and_policy_samples_alone():
     assert policy_samples(tr, None, jax.random.key(0), 4)[1] is None
 
 
+def test_running_input_stats_merge_the_expert_and_policy_batches():
+    """With `running_input_stats`, the discriminator's steps first merge the observations
+    of both batches into its input statistics: afterwards they are the statistics of the
+    demos and both batches at once. Off (the default), they stay the demos'."""
+    from jaxil.adversarial.steps import discriminator_optimizer, train_discriminator
+    from jaxil.networks.normalizer import normalizer_from_data
+
+    spec = EnvSpec("t", 2, Discrete(3), 10)
+    keys = jax.random.split(jax.random.key(3), 3)
+    demo_obs = 2.0 + jax.random.normal(keys[0], (10, 2))
+    expert = _transitions([False] * 4)._replace(obs=jax.random.normal(keys[1], (4, 2)))
+    samples = _transitions([False] * 4)._replace(obs=5 * jax.random.normal(keys[2], (4, 2)))
+    disc = make_discriminator(spec, "sa", jax.random.key(2), (8,),
+                              normalizer=normalizer_from_data(demo_obs))
+    policy = make_actor_policy(PolicyArch(2, Discrete(3)), jax.random.key(0))
+    method = gail_method(GAILConfig())
+    for running in (True, False):
+        config = AdversarialConfig(hidden_sizes=(8,), disc_steps=2, running_input_stats=running)
+        opt_state = discriminator_optimizer(config).init(eqx.filter(disc.net, eqx.is_array))
+        trained, _, _ = train_discriminator(method, config, disc, opt_state, policy, expert,
+                                            samples, jax.random.key(1), 0.9)
+        seen = jnp.concatenate([demo_obs, expert.obs, samples.obs]) if running else demo_obs
+        np.testing.assert_allclose(trained.normalizer.mean, jnp.mean(seen, 0), rtol=1e-5)
+        np.testing.assert_allclose(trained.normalizer.var, jnp.var(seen, 0), rtol=1e-5)
+        assert float(trained.normalizer.count) == seen.shape[0]
+
+
 class EnsembleWithExtras(eqx.Module):
     """A method's own discriminator network: three MLPs on `(s, a, extras)`, averaged."""
 

@@ -90,7 +90,14 @@ class AdversarialConfig(eqx.Module):
             `init`.
         bc_batch_size: expert transitions per BC step.
         normalize_inputs: standardise the discriminator's observations with the demos'
-            statistics (fixed at `init`).
+            statistics (fixed at `init` unless `running_input_stats`).
+        running_input_stats: with `normalize_inputs`, merge each update's expert batch and
+            policy samples into those statistics before the discriminator's steps, so they
+            become running statistics of what it is trained on (as the PyTorch
+            `imitation` library's reward nets normalise). Off by default: with a relu
+            discriminator it reaches the goal of `benchmarks/episode_ends.py`'s goal task
+            where the default does not, but loses cartpole seeds on early-ending demos
+            (`benchmarks/RESULTS.md`, "Session 13: running input statistics").
 
     Floats (may be arrays: a config can be vmapped for a sweep):
         disc_learning_rate, disc_max_grad_norm, gp_weight, gp_target (the norm the
@@ -114,6 +121,7 @@ class AdversarialConfig(eqx.Module):
     bc_steps: int = eqx.field(static=True, default=0)
     bc_batch_size: int = eqx.field(static=True, default=256)
     normalize_inputs: bool = eqx.field(static=True, default=True)
+    running_input_stats: bool = eqx.field(static=True, default=False)
     disc_learning_rate: float | Array = 1e-3
     disc_max_grad_norm: float | Array = 10.0
     gp_weight: float | Array = 3.0

@@ -27,6 +27,7 @@ from jaxil.adversarial.method import AdversarialConfig, AdversarialMethod, absor
 from jaxil.adversarial.networks import Discriminator, DiscriminatorNet
 from jaxil.adversarial.rewards import centre_on_absorbing
 from jaxil.data.buffer import BufferState, buffer_sample
+from jaxil.networks.normalizer import update_normalizer
 from jaxil.networks.policy import ActorPolicy
 from jaxil.types import Array, Metrics, PRNGKey, Transition
 
@@ -152,12 +153,22 @@ def discriminator_optimizer(config: AdversarialConfig) -> optax.GradientTransfor
                        optax.adam(config.disc_learning_rate))
 
 
+def with_running_stats(disc: Discriminator, *observations: Array) -> Discriminator:
+    """`disc` with each `observations[..., obs_dim]` batch merged, one sample per row, into
+    its input normaliser (`update_normalizer`: the statistics of everything so far)."""
+    size = disc.normalizer.mean.shape[-1]
+    rows = jnp.concatenate([jnp.reshape(o, (-1, size)) for o in observations])
+    return eqx.tree_at(lambda d: d.normalizer, disc, update_normalizer(disc.normalizer, rows))
+
+
 def train_discriminator(method: AdversarialMethod, config: AdversarialConfig,
                         disc: Discriminator, opt_state: optax.OptState, policy: ActorPolicy,
                         expert: Transition, samples: Transition, key: PRNGKey,
                         gamma: Array | float, sample_log_probs: Array | None = None
                         ) -> tuple[Discriminator, optax.OptState, Metrics]:
-    """`config.disc_steps` optimiser steps, one `lax.scan`.
+    """`config.disc_steps` optimiser steps, one `lax.scan` (with
+    `config.running_input_stats`, after merging the observations of `expert` and
+    `samples` into the discriminator's input statistics: `with_running_stats`).
 
     Args:
         method, config: the method and its shared settings.
@@ -178,6 +189,8 @@ def train_discriminator(method: AdversarialMethod, config: AdversarialConfig,
     k = config.disc_steps
     n = expert.terminated.shape[0] // k
     optimizer = discriminator_optimizer(config)
+    if config.normalize_inputs and config.running_input_stats:
+        disc = with_running_stats(disc, expert.obs, samples.obs)
 
     def prepare(tr: Transition, known: Array | None = None) -> tuple:
         x = disc.features(tr)
