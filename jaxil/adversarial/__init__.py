@@ -3,7 +3,7 @@
 - `inputs`: features of `(s, a, s')` for the discriminator, the absorbing state, the
   variable-horizon check.
 - `networks`: `DiscriminatorNet` (`g` on `s`, `sa`, `ss` or `sas`, and AIRL's potential
-  `h`) and `Discriminator` (the net with its fixed input normaliser).
+  `h`) and `Discriminator` (the net with its input normaliser).
 - `divergences`: the f-divergence table (`DIVERGENCES`): output activation and conjugate.
 - `losses`: `discriminator_loss` (expert labelled 1), `gradient_penalty` (NaN-safe).
 - `rewards`: reward mappings from logits (`GAIL_REWARDS`, `divergence_reward`) and

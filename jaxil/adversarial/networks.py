@@ -7,7 +7,7 @@ features, and a method's optional `extras`) and, for methods with AIRL's shaping
 inputs a method names, and optionally `h`, a state potential. A method brings its own
 network with a `NetworkFactory` (`AdversarialMethod.network`); what the logit is made of is
 the method's choice (see `AdversarialMethod`). `Discriminator` bundles the network with its
-fixed input normaliser and the static choices that turn transitions into features.
+input normaliser and the static choices that turn transitions into features.
 """
 
 from __future__ import annotations
@@ -124,10 +124,11 @@ class DiscriminatorNet(eqx.Module):
 
 
 class Discriminator(eqx.Module):
-    """A `DiscriminatorNet` with the fixed input normaliser and how features are built.
+    """A `DiscriminatorNet` with its input normaliser and how features are built.
 
-    Only `net` is trained; `normalizer` holds fixed observation statistics (those of the
-    demonstrations, or the identity).
+    Only `net` is trained; `normalizer` holds observation statistics (those of the
+    demonstrations, or the identity), fixed unless `AdversarialConfig.running_input_stats`
+    merges each update's batches into them (`steps.with_running_stats`).
 
     Attributes:
         net: the network (a `DiscriminatorModule`: `DiscriminatorNet` by default).

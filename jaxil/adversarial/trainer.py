@@ -117,7 +117,8 @@ class AdversarialState(NamedTuple):
 
     Attributes:
         learner: the `PPOLearner` (policy, value network, optimiser state).
-        discriminator: the `Discriminator` (its `net` is trained, its normaliser fixed).
+        discriminator: the `Discriminator` (its `net` is trained; its normaliser is fixed
+            unless `config.running_input_stats`).
         disc_opt_state: the discriminator's optimiser state.
         env_state: state of the `B` vectorised environments.
         episodes: `EpisodeStats` of the environment's (true) returns.
