@@ -60,6 +60,7 @@ from jaxil.algorithms import (
     dagger,
     dart,
 )
+from jaxil.algorithms.aggregation import labelled_pairs
 from jaxil.types import Array, Box, Discrete, Policy, PRNGKey
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -205,21 +206,21 @@ def dart_budget(args: argparse.Namespace) -> int:
     return 1 + max(args.dart_rounds) * args.dart_envs
 
 
-def paired_clean_episodes(task: Task, first: jaxil.Transition, rounds: int,
+def paired_clean_episodes(task: Task, first: jaxil.Transition,
                           args: argparse.Namespace) -> jaxil.Transition:
     """`[seeds, ...]` flat transitions: each seed's first episode (`first`), then the
-    clean expert's episodes from the start states of DART's `rounds` rounds for that seed.
+    clean expert's episodes from the start states of DART's `max(--dart-rounds)` rounds for
+    that seed (a run of fewer rounds starts from the first of them).
 
     They are the dataset of DART run with no noise on the same keys: the start states
     depend on the keys only (a fixed-horizon env resets on schedule, and the noise draws
     do not touch the environments' keys), which `dart_perturbed` checks."""
     collect = DARTConfig(noise_scale=0.0,
                          aggregation=aggregation_config(task, args.dart_envs, 1, args))
-    states = train_seeds(dart(task.env, collect, expert=task.expert), first, rounds, args,
-                         per_seed=True)
+    states = train_seeds(dart(task.env, collect, expert=task.expert), first,
+                         max(args.dart_rounds), args, per_seed=True)
     n = int(states.dataset.size[0])
-    return jaxil.Transition(states.dataset.data.obs[:, :n], states.dataset.data.action[:, :n],
-                            None, None, None, None)
+    return labelled_pairs(states.dataset.data.obs[:, :n], states.dataset.data.action[:, :n])
 
 
 def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
@@ -230,6 +231,8 @@ def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
         raise ValueError(f"--dart-env: expected continuous actions, {task.name} has {space}")
     stride = dart_budget(args)  # episodes per seed
     first = task.per_seed(args.seeds, stride, 1)
+    pool = paired_clean_episodes(task, first, args)
+    steps = task.env.spec.max_episode_steps
     out = []
     for rounds in args.dart_rounds:
         budget = 1 + rounds * args.dart_envs
@@ -238,7 +241,7 @@ def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
                             error_prior=args.dart_error_prior,
                             aggregation=aggregation_config(task, args.dart_envs, sgd_steps,
                                                            args))
-        clean = paired_clean_episodes(task, first, rounds, args)
+        clean = jax.tree.map(lambda x, budget=budget: x[:, :budget * steps], pool)
         methods = {"bc": (bc(task.env, learner), clean, args.bc_steps, args.bc_steps),
                    "dart": (dart(task.env, config, expert=task.expert), first, rounds,
                             sgd_steps * (rounds + 1))}
@@ -249,7 +252,7 @@ def dart_perturbed(task: Task, args: argparse.Namespace) -> list[dict]:
             noise = 0.0
             if method == "dart":
                 noise = float(jnp.mean(states.behaviour.cov[:, 0, 0]) ** 0.5)
-                starts = np.arange(budget) * task.env.spec.max_episode_steps
+                starts = np.arange(budget) * steps
                 if not np.array_equal(states.dataset.data.obs[:, starts], clean.obs[:, starts]):
                     raise RuntimeError("DART's episodes and BC's start from different states")
             for sigma in args.eval_noise:
