@@ -26,7 +26,7 @@ Demo sets:
 
 Options that vary the setting: `--epsilon` and `--demo-key` (the early-ending demos),
 `--goal-jitter` (goal demos spread across the line), `--no-disc-normalize`,
-`--disc-running-stats`, `--gp-weight`, `--disc-activation`,
+`--disc-input-stats`, `--disc-learning-rate`, `--gp-weight`, `--disc-activation`,
 `--replay-rollouts`, `--bc-steps`.
 
 Usage:
@@ -139,9 +139,13 @@ def main() -> None:
                         help="behavioural-cloning warm start (adversarial.bc_steps)")
     parser.add_argument("--no-disc-normalize", action="store_true",
                         help="adversarial.normalize_inputs=False (raw discriminator inputs)")
-    parser.add_argument("--disc-running-stats", action="store_true",
-                        help="adversarial.running_input_stats=True (the discriminator's "
-                             "input statistics merge each update's expert and policy batches)")
+    parser.add_argument("--disc-input-stats", choices=("running", "fixed"), default=None,
+                        help="adversarial.running_input_stats: `running` (the default since "
+                             "2026-12-05) merges each update's expert and policy batches "
+                             "into the discriminator's input statistics, `fixed` keeps the "
+                             "demos' (default: the config's)")
+    parser.add_argument("--disc-learning-rate", type=float, default=None,
+                        help="adversarial.disc_learning_rate (default: the config's)")
     parser.add_argument("--replay-rollouts", type=int, default=0,
                         help="adversarial.replay_rollouts (policy samples for the "
                              "discriminator from the last this-many rollouts)")
@@ -185,8 +189,11 @@ def main() -> None:
                     adv = dataclasses.replace(adv, replay_rollouts=args.replay_rollouts)
                 if args.no_disc_normalize:
                     adv = dataclasses.replace(adv, normalize_inputs=False)
-                if args.disc_running_stats:
-                    adv = dataclasses.replace(adv, running_input_stats=True)
+                if args.disc_input_stats is not None:
+                    adv = dataclasses.replace(
+                        adv, running_input_stats=args.disc_input_stats == "running")
+                if args.disc_learning_rate is not None:
+                    adv = dataclasses.replace(adv, disc_learning_rate=args.disc_learning_rate)
                 algo = make_algo(method, goal_env if goal else env, adv,
                                  GOAL_PPO if goal else CARTPOLE_PPO)
                 updates = args.goal_updates if goal else args.updates

@@ -25,7 +25,7 @@ def main() -> None:
         jaxil.data.collect(env, expert, jax.random.key(1), num_episodes=10))
     ppo = PPOConfig(num_envs=16, rollout_length=64, learning_rate=3e-3, entropy_coef=0.01,
                     normalize_obs=False, deterministic_policy=True)
-    adv = AdversarialConfig(disc_learning_rate=1e-3, gradient_penalty="expert", gp_weight=3.0)
+    adv = AdversarialConfig(gradient_penalty="expert", gp_weight=3.0)
     for name in args.divergences.split(","):
         algo = fgail(env, FGAILConfig(divergence=name, adversarial=adv, ppo=ppo))
         run = jax.jit(lambda k, d, algo=algo: jaxil.train(algo, k, d,

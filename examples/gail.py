@@ -39,8 +39,7 @@ def main() -> None:
               f"{float(demos.lengths.mean()):.0f}")
     config = GAILConfig(
         reward="neg_log_one_minus_d",  # or "log_d", "logit"
-        adversarial=AdversarialConfig(disc_learning_rate=1e-3, gradient_penalty="expert",
-                                      gp_weight=3.0),
+        adversarial=AdversarialConfig(gradient_penalty="expert", gp_weight=3.0),
         ppo=PPOConfig(num_envs=16, rollout_length=64, learning_rate=3e-3, entropy_coef=0.01,
                       normalize_obs=False, deterministic_policy=True),
     )

@@ -16,12 +16,11 @@ TINY_PPO = PPOConfig(num_envs=4, rollout_length=8, num_epochs=1, num_minibatches
                      hidden_sizes=(8,))
 TINY_ADV = AdversarialConfig(hidden_sizes=(8,), disc_steps=2)
 
-# The cartpole recipe the adversarial learning tests share (see `benchmarks/`).
+# The cartpole recipe the adversarial learning tests share (see `benchmarks/`), with the
+# discriminator at its defaults.
 CARTPOLE_PPO = PPOConfig(num_envs=16, rollout_length=64, num_epochs=4, num_minibatches=4,
                          learning_rate=3e-3, entropy_coef=0.01, normalize_obs=False,
                          deterministic_policy=True)
-CARTPOLE_ADV = AdversarialConfig(disc_learning_rate=1e-3, gradient_penalty="expert",
-                                 gp_weight=3.0)
 
 
 def expert_normalised(env, policy, expert_return, key=jax.random.key(123)) -> float:

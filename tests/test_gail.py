@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from adversarial_setup import (
-    CARTPOLE_ADV,
     CARTPOLE_PPO,
     SEEDS,
     TINY_ADV,
@@ -24,7 +23,7 @@ from adversarial_setup import (
 )
 
 import jaxil
-from jaxil.adversarial import AdversarialConfig
+from jaxil.adversarial import AdversarialConfig, tanh_fixed_stats_config
 from jaxil.algorithms import GAILConfig, gail
 from jaxil.rl import PPOConfig
 
@@ -47,8 +46,9 @@ def test_update_keeps_the_state_structure_and_compiles_once(cartpole_demos):
         for name in ("disc_expert_accuracy", "disc_policy_accuracy"):
             assert 0.0 <= float(m[name]) <= 1.0, (name, m[name])
         assert float(m["disc_grad_penalty"]) >= 0.0 and float(m["disc_grad_norm"]) > 0.0
-        # GAIL's default reward -log(1 - D) is positive
-        assert float(m["relabelled_reward"]) > 0.0
+        # GAIL's default reward -log(1 - D) >= 0, centred on the absorbing state's, which
+        # its logit's cap (D <= 1/2 there) keeps at most log 2
+        assert float(m["relabelled_reward"]) > -math.log(2)
     # the discriminator trained: its parameters moved, and the policy's did too
     moved = lambda f: not all(np.array_equal(a, b) for a, b in zip(
         jax.tree.leaves(eqx.filter(f(states[0]), eqx.is_array)),
@@ -93,12 +93,13 @@ def test_sweep_vmaps_over_seeds_and_float_hyperparameters(cartpole_demos):
     assert len(np.unique(np.asarray(metrics["disc_loss"][:, -1]))) == 3
 
 
-# The margin (the absorbing state on, as by default): this exact program over keys 0-15
-# scored 0.977-1.0 (without the absorbing state: 1.0 on all 16). Runs key 0.
+# The margin (every adversarial setting at its default): this exact program over keys 0-15
+# scored 1.0 on all 16 with the discriminator's defaults of 2026-12-05 (relu, running input
+# statistics, Adam at 5e-4); 0.977-1.0 with the earlier ones. Runs key 0.
 @pytest.mark.slow
 def test_gail_learns_cartpole(cartpole_expert, cartpole_demos):
     env, _, expert_return = cartpole_expert
-    algo = gail(env, GAILConfig(adversarial=CARTPOLE_ADV, ppo=CARTPOLE_PPO))
+    algo = gail(env, GAILConfig(ppo=CARTPOLE_PPO))
     state, metrics = jax.jit(lambda k, d: jaxil.train(algo, k, d, num_updates=100,
                                                       batch_size=256))(jax.random.key(0),
                                                                        cartpole_demos)
@@ -106,6 +107,11 @@ def test_gail_learns_cartpole(cartpole_expert, cartpole_demos):
     assert expert_normalised(env, algo.policy(state), expert_return) >= 0.9
 
 
+# The settings GAIL was tuned with for pendulum: the discriminator's defaults before
+# 2026-12-05 (tanh, the demos' input statistics fixed, Adam at 1e-3), with a lighter
+# penalty. The later defaults (relu, running statistics, Adam at 5e-4) learn pendulum less
+# reliably: over keys 0-3, 27 of 32 seeds >= 0.8 (5-8 per key), 24 of 32 at 200 updates
+# (`benchmarks/RESULTS.md`, "Session 14").
 # The margin (the absorbing state on, as by default, though pendulum never terminates, so
 # it only moves the rewards' centring constant): this exact program (8 seeds
 # of key k, `train_seeds`) over keys k = 0-15, against a 10-episode evaluation of the
@@ -118,7 +124,7 @@ def test_gail_learns_pendulum(pendulum_expert):
     demos = jaxil.data.as_transitions(jaxil.data.collect(env, expert, jax.random.key(7), 10))
     ppo = PPOConfig(num_envs=16, rollout_length=64, num_epochs=10, num_minibatches=4,
                     learning_rate=1e-3, gamma=0.95, deterministic_policy=True)
-    adv = AdversarialConfig(disc_learning_rate=1e-3, gradient_penalty="expert", gp_weight=1.0)
+    adv = tanh_fixed_stats_config(gp_weight=1.0)
     algo = gail(env, GAILConfig(adversarial=adv, ppo=ppo))
     states, metrics = train_seeds(algo, jax.random.key(0), demos, 150, SEEDS)
     assert all_finite(metrics)

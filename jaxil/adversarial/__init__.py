@@ -23,6 +23,7 @@ A new adversarial method is an `AdversarialMethod`: a logits function and a rewa
 from jaxil.adversarial.divergences import DIVERGENCES, FDivergence
 from jaxil.adversarial.inputs import DiscInputs
 from jaxil.adversarial.losses import discriminator_loss, gradient_penalty
+from jaxil.adversarial.method import tanh_fixed_stats_config
 from jaxil.adversarial.networks import Discriminator, DiscriminatorNet
 from jaxil.adversarial.rewards import GAIL_REWARDS, LearnedReward, RewardMapping
 from jaxil.adversarial.trainer import (
@@ -41,5 +42,5 @@ __all__ = [
     "DIVERGENCES", "GAIL_REWARDS", "AdversarialConfig", "AdversarialMethod",
     "AdversarialState", "DiscInputs", "Discriminator", "DiscriminatorNet", "Extension",
     "FDivergence", "LearnedReward", "RewardMapping", "adversarial", "discriminator_loss",
-    "gradient_penalty", "reward_transfer",
+    "gradient_penalty", "reward_transfer", "tanh_fixed_stats_config",
 ]

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxil.adversarial.method import tanh_fixed_stats_config
 from jaxil.adversarial.steps import flatten_leading
 from jaxil.adversarial.trainer import AdversarialConfig, Extension, adversarial
 from jaxil.algorithms.gail import gail_method
@@ -61,7 +62,9 @@ class InfoGAILConfig(eqx.Module):
             rollout.
         info_coef: `lambda`, the weight of the information reward.
         posterior_learning_rate: Adam's learning rate for `Q`.
-        adversarial: the shared discriminator settings (`AdversarialConfig`).
+        adversarial: the shared discriminator settings (`AdversarialConfig`; by default
+            the tanh discriminator with fixed input statistics it was measured with,
+            `tanh_fixed_stats_config`).
         ppo: the policy optimiser's settings (`PPOConfig`).
     """
 
@@ -72,7 +75,7 @@ class InfoGAILConfig(eqx.Module):
     posterior_steps: int = eqx.field(static=True, default=1)
     info_coef: float | Array = 0.5
     posterior_learning_rate: float | Array = 1e-3
-    adversarial: AdversarialConfig = eqx.field(default_factory=AdversarialConfig)
+    adversarial: AdversarialConfig = eqx.field(default_factory=tanh_fixed_stats_config)
     ppo: PPOConfig = eqx.field(default_factory=PPOConfig)
 
     def __check_init__(self):

@@ -52,6 +52,7 @@ from jaxil.adversarial.method import (
     check_method,
     resolve_absorbing,
     samples_per_step,
+    tanh_fixed_stats_config,
 )
 from jaxil.adversarial.networks import Discriminator, make_discriminator
 from jaxil.adversarial.rewards import RewardMapping, gail_reward
@@ -108,8 +109,9 @@ class MAGAILConfig(eqx.Module):
         teams: (static) the zero-sum prior's team of each agent, 0 or 1, in agent order
             (`None`: the env's `teams`).
         adversarial: the discriminator settings (`AdversarialConfig`; `absorbing_state`
-            and `replay_rollouts` are not supported). Default: GAIL's, with 4
-            discriminator steps per update (on `mpe/simple_spread` one step leaves the
+            and `replay_rollouts` are not supported). Default: the tanh discriminator with
+            fixed input statistics it was measured with (`tanh_fixed_stats_config`), with
+            4 discriminator steps per update (on `mpe/simple_spread` one step leaves the
             discriminator separating by states alone, and the policy barely learns).
         mappo: the policy optimiser (`MAPPOConfig`; a centralised critic by default).
     """
@@ -118,7 +120,7 @@ class MAGAILConfig(eqx.Module):
     reward: str = eqx.field(static=True, default="neg_log_one_minus_d")
     teams: tuple[int, ...] | None = eqx.field(static=True, default=None)
     adversarial: AdversarialConfig = eqx.field(
-        default_factory=lambda: AdversarialConfig(disc_steps=4))
+        default_factory=lambda: tanh_fixed_stats_config(disc_steps=4))
     mappo: MAPPOConfig = eqx.field(
         default_factory=lambda: MAPPOConfig(centralized_critic=True))
 

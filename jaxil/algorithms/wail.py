@@ -18,6 +18,7 @@ import equinox as eqx
 import jax
 
 from jaxil.adversarial.divergences import FDivergence
+from jaxil.adversarial.method import tanh_fixed_stats_config
 from jaxil.adversarial.rewards import RewardMapping
 from jaxil.adversarial.trainer import AdversarialConfig, AdversarialMethod, adversarial
 from jaxil.algorithms.gail import gail_logits
@@ -34,8 +35,11 @@ CRITIC_REWARD = RewardMapping("softplus_critic", jax.nn.softplus, +1)
 
 
 def wail_adversarial_config() -> AdversarialConfig:
-    """`AdversarialConfig` with WGAN-GP's penalty: interpolates, target 1, weight 10."""
-    return AdversarialConfig(gradient_penalty="interpolate", gp_target=1.0, gp_weight=10.0)
+    """`AdversarialConfig` with WGAN-GP's penalty: interpolates, target 1, weight 10, and
+    the tanh critic with fixed input statistics it was measured with
+    (`tanh_fixed_stats_config`)."""
+    return tanh_fixed_stats_config(gradient_penalty="interpolate", gp_target=1.0,
+                                   gp_weight=10.0)
 
 
 class WAILConfig(eqx.Module):
