@@ -9,7 +9,7 @@ share that reach the goal; for GAIL, the sides it uses and its success. A PNG of
 trajectories coloured by code (and GAIL's) goes to `--plot`.
 
     python benchmarks/infogail_modes.py [--seeds 3] [--updates 2500] [--plot PATH]
-        [--uniform-code] [--methods infogail,gail]
+        [--uniform-code] [--methods infogail,gail] [--infogail-disc earlier|default]
 
 `--uniform-code`: InfoGAIL with a one-dimensional continuous code `c ~ U[-1, 1]`
 (`code_distribution="uniform"`), evaluated at `c = -1` and `c = +1` as its two "codes".
@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 import jaxil
+from jaxil.adversarial import AdversarialConfig
 from jaxil.algorithms import GAILConfig, InfoGAILConfig, gail, infogail
 from jaxil.envs import LatentCode
 from jaxil.envs import navigation as nav
@@ -59,13 +60,19 @@ def main() -> None:
     parser.add_argument("--plot", default="runs/infogail_modes.png")
     parser.add_argument("--uniform-code", action="store_true")
     parser.add_argument("--methods", default="infogail,gail")
+    parser.add_argument("--infogail-disc", choices=("earlier", "default"), default="earlier",
+                        help="InfoGAIL's discriminator: `earlier` (InfoGAILConfig's own, "
+                             "tanh_fixed_stats_config) or `default` (AdversarialConfig's "
+                             "defaults: relu, running input statistics, Adam at 5e-4, as "
+                             "GAIL's here)")
     args = parser.parse_args()
+    adv = {"earlier": {}, "default": {"adversarial": AdversarialConfig()}}[args.infogail_disc]
     if args.uniform_code:
-        config = InfoGAILConfig(num_codes=1, code_distribution="uniform")
+        config = InfoGAILConfig(num_codes=1, code_distribution="uniform", **adv)
         eval_envs = [LatentCode(jaxil.envs.make("obstacle_nav"), 1, code=(c,),
                                 distribution="uniform") for c in (-1.0, 1.0)]
     else:
-        config = InfoGAILConfig(num_codes=2)
+        config = InfoGAILConfig(num_codes=2, **adv)
         eval_envs = [LatentCode(jaxil.envs.make("obstacle_nav"), 2, code=c) for c in range(2)]
 
     env = jaxil.envs.make("obstacle_nav")
@@ -84,6 +91,7 @@ def main() -> None:
             policy = algo.policy(state)
             record = {"benchmark": "infogail_modes", "method": name, "seed": seed,
                       "code_distribution": config.code_distribution,
+                      "infogail_disc": args.infogail_disc,
                       "updates": args.updates, "seconds": seconds}
             if name == "infogail":
                 codes = [_episodes(e, policy, jax.random.key(99)) for e in eval_envs]
