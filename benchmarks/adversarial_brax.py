@@ -33,7 +33,7 @@ import numpy as np
 
 import jaxil
 from jaxil import experts
-from jaxil.adversarial import AdversarialConfig
+from jaxil.adversarial import AdversarialConfig, tanh_fixed_stats_config
 from jaxil.algorithms import AIRLConfig, GAILConfig, airl, gail
 from jaxil.rl import PPOConfig
 
@@ -87,16 +87,19 @@ SUITES: dict[str, list[Task]] = {
 }
 
 
-def adversarial_config(method: str) -> AdversarialConfig:
-    """The discriminator settings of each method (as in the cartpole tests)."""
+def adversarial_config(method: str, disc: str = "earlier") -> AdversarialConfig:
+    """The discriminator settings of each method (as in the cartpole tests), on the
+    discriminator `disc`: `"earlier"` (tanh, the demos' input statistics fixed, Adam at
+    1e-3: `tanh_fixed_stats_config`, what `benchmarks/RESULTS.md` records for the first
+    runs) or `"default"` (`AdversarialConfig`'s since 2026-12-05: relu, running input
+    statistics, Adam at 5e-4)."""
+    make = {"earlier": tanh_fixed_stats_config, "default": AdversarialConfig}[disc]
     if method == "airl":
-        return AdversarialConfig(disc_learning_rate=1e-3, disc_steps=4,
-                                 gradient_penalty="expert", gp_weight=3.0, replay_rollouts=10,
-                                 absorbing_state=True, absorbing_weight=1000.0)
-    # Without the absorbing state (on by default since 2026-12-05): the settings that
-    # `benchmarks/RESULTS.md` records for these runs; not re-measured with it (no GPU lent).
-    return AdversarialConfig(disc_learning_rate=1e-3, gradient_penalty="expert", gp_weight=1.0,
-                             absorbing_state=False)
+        return make(disc_steps=4, gradient_penalty="expert", gp_weight=3.0,
+                    replay_rollouts=10, absorbing_state=True, absorbing_weight=1000.0)
+    # Without the absorbing state (on by default since 2026-12-05): the settings of the
+    # first runs; not re-measured with it on the GPU suite (no GPU lent).
+    return make(gradient_penalty="expert", gp_weight=1.0, absorbing_state=False)
 
 
 def shrink(task: Task) -> Task:
@@ -126,7 +129,7 @@ def run_task(task: Task, methods: list[str], args) -> None:
           "expert_timesteps": int(info["timesteps"]), "seconds": round(expert_s, 1)})
     data = jaxil.data.as_transitions(demos)
     for method in methods:
-        adv = adversarial_config(method)
+        adv = adversarial_config(method, args.disc)
         if args.smoke:  # the tiny smoke expert falls early: accept its variable horizons
             adv = dataclasses.replace(adv, allow_variable_horizon=True)
         if method == "airl":
@@ -158,7 +161,7 @@ def run_task(task: Task, methods: list[str], args) -> None:
               "setting": {"num_envs": task.ppo.num_envs,
                           "rollout_length": task.ppo.rollout_length,
                           "updates": updates, "expert_batch": batch_size,
-                          "smoke": args.smoke}})
+                          "disc": args.disc, "smoke": args.smoke}})
 
 
 def main() -> None:
@@ -166,6 +169,10 @@ def main() -> None:
     p.add_argument("--suite", choices=sorted(SUITES), default="cpu")
     p.add_argument("--envs", default=None, help="comma-separated subset of the suite's envs")
     p.add_argument("--methods", default="gail,airl")
+    p.add_argument("--disc", choices=("earlier", "default"), default="earlier",
+                   help="the discriminator: `earlier` (tanh, fixed input statistics, Adam at "
+                        "1e-3) or `default` (AdversarialConfig's: relu, running statistics, "
+                        "Adam at 5e-4)")
     p.add_argument("--backend", default="positional", help="Brax backend ('' for default)")
     p.add_argument("--demo-episodes", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)

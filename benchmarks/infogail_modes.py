@@ -9,7 +9,8 @@ share that reach the goal; for GAIL, the sides it uses and its success. A PNG of
 trajectories coloured by code (and GAIL's) goes to `--plot`.
 
     python benchmarks/infogail_modes.py [--seeds 3] [--updates 2500] [--plot PATH]
-        [--uniform-code] [--methods infogail,gail] [--infogail-disc earlier|default]
+        [--uniform-code] [--methods infogail,gail] [--disc own|earlier|default]
+        [--absorbing own|on|off]
 
 `--uniform-code`: InfoGAIL with a one-dimensional continuous code `c ~ U[-1, 1]`
 (`code_distribution="uniform"`), evaluated at `c = -1` and `c = +1` as its two "codes".
@@ -18,6 +19,7 @@ trajectories coloured by code (and GAIL's) goes to `--plot`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -26,7 +28,7 @@ import jax
 import numpy as np
 
 import jaxil
-from jaxil.adversarial import AdversarialConfig
+from jaxil.adversarial import AdversarialConfig, tanh_fixed_stats_config
 from jaxil.algorithms import GAILConfig, InfoGAILConfig, gail, infogail
 from jaxil.envs import LatentCode
 from jaxil.envs import navigation as nav
@@ -60,13 +62,25 @@ def main() -> None:
     parser.add_argument("--plot", default="runs/infogail_modes.png")
     parser.add_argument("--uniform-code", action="store_true")
     parser.add_argument("--methods", default="infogail,gail")
-    parser.add_argument("--infogail-disc", choices=("earlier", "default"), default="earlier",
-                        help="InfoGAIL's discriminator: `earlier` (InfoGAILConfig's own, "
-                             "tanh_fixed_stats_config) or `default` (AdversarialConfig's "
-                             "defaults: relu, running input statistics, Adam at 5e-4, as "
-                             "GAIL's here)")
+    parser.add_argument("--disc", choices=("own", "earlier", "default"), default="own",
+                        help="both methods' discriminator: `own` (each config's default: "
+                             "InfoGAIL's the earlier, GAIL's AdversarialConfig's), `earlier` "
+                             "(tanh_fixed_stats_config: tanh, fixed input statistics, Adam at "
+                             "1e-3) or `default` (AdversarialConfig's: relu, running input "
+                             "statistics, Adam at 5e-4)")
+    parser.add_argument("--absorbing", choices=("own", "on", "off"), default="own",
+                        help="adversarial.absorbing_state of both methods (`own`: each "
+                             "method's default, on for GAIL and off for InfoGAIL)")
     args = parser.parse_args()
-    adv = {"earlier": {}, "default": {"adversarial": AdversarialConfig()}}[args.infogail_disc]
+
+    def adversarial(own: AdversarialConfig) -> dict:
+        adv = {"own": own, "earlier": tanh_fixed_stats_config(),
+               "default": AdversarialConfig()}[args.disc]
+        if args.absorbing != "own":
+            adv = dataclasses.replace(adv, absorbing_state=args.absorbing == "on")
+        return {"adversarial": adv}
+
+    adv = adversarial(InfoGAILConfig().adversarial)
     if args.uniform_code:
         config = InfoGAILConfig(num_codes=1, code_distribution="uniform", **adv)
         eval_envs = [LatentCode(jaxil.envs.make("obstacle_nav"), 1, code=(c,),
@@ -77,7 +91,8 @@ def main() -> None:
 
     env = jaxil.envs.make("obstacle_nav")
     demos = jaxil.data.as_transitions(nav.multimodal_demos(jax.random.key(0), args.demos, env))
-    methods = {"infogail": infogail(env, config), "gail": gail(env, GAILConfig(reward="logit"))}
+    methods = {"infogail": infogail(env, config), "gail": gail(env, GAILConfig(reward="logit",
+                                              **adversarial(GAILConfig().adversarial)))}
     methods = {name: methods[name] for name in args.methods.split(",")}
     runs = {name: jax.jit(lambda k, d, a=algo: jaxil.train(a, k, d, args.updates, 256))
             for name, algo in methods.items()}
@@ -91,7 +106,7 @@ def main() -> None:
             policy = algo.policy(state)
             record = {"benchmark": "infogail_modes", "method": name, "seed": seed,
                       "code_distribution": config.code_distribution,
-                      "infogail_disc": args.infogail_disc,
+                      "disc": args.disc, "absorbing": args.absorbing,
                       "updates": args.updates, "seconds": seconds}
             if name == "infogail":
                 codes = [_episodes(e, policy, jax.random.key(99)) for e in eval_envs]

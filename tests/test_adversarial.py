@@ -12,6 +12,7 @@ import optax
 import pytest
 
 import jaxil
+from jaxil import algorithms as alg
 from jaxil.adversarial import (
     DIVERGENCES,
     GAIL_REWARDS,
@@ -20,6 +21,7 @@ from jaxil.adversarial import (
     LearnedReward,
     discriminator_loss,
     gradient_penalty,
+    tanh_fixed_stats_config,
 )
 from jaxil.adversarial.inputs import check_horizon, make_inputs, without_indicator_gradient
 from jaxil.adversarial.losses import safe_norm
@@ -440,3 +442,28 @@ def test_a_method_brings_its_own_network_and_extra_inputs(cartpole_demos):
     with pytest.raises(ValueError, match="no reward"):
         adversarial(env, no_reward, TINY_ADV, TINY_PPO).init(jax.random.key(0),
                                                              cartpole_demos)
+
+
+def test_discriminator_defaults_and_the_methods_that_keep_the_earlier_one():
+    """GAIL's family takes `AdversarialConfig`'s defaults (relu, running input statistics,
+    Adam at 5e-4); WAIL, InfoGAIL and MAGAIL keep the discriminator they were measured with
+    (`tanh_fixed_stats_config`), whose fields a user can still set."""
+    new = AdversarialConfig()
+    assert (new.activation, new.running_input_stats, new.disc_learning_rate) == \
+        ("relu", True, 5e-4)
+    for config in (GAILConfig(), alg.AIRLConfig(), alg.GAIfOConfig(), alg.FGAILConfig(),
+                   alg.LSGAILConfig()):
+        assert config.adversarial == new, type(config).__name__
+    earlier = ("tanh", False, 1e-3)
+    for config in (alg.WAILConfig(), alg.InfoGAILConfig(), alg.MAGAILConfig()):
+        adv = config.adversarial
+        assert (adv.activation, adv.running_input_stats, adv.disc_learning_rate) == earlier
+    assert alg.MAGAILConfig().adversarial.disc_steps == 4
+    assert alg.WAILConfig().adversarial.gp_target == 1.0
+    mine = tanh_fixed_stats_config(activation="relu", gp_weight=1.0)
+    assert (mine.activation, mine.running_input_stats, mine.gp_weight) == ("relu", False, 1.0)
+    # the activation reaches the network
+    env = jaxil.envs.make("cartpole")
+    for adv, name in ((new, "relu"), (tanh_fixed_stats_config(), "tanh")):
+        state = jax.eval_shape(gail(env, GAILConfig(adversarial=adv)).init, jax.random.key(0))
+        assert state.discriminator.net.g.activation == name
