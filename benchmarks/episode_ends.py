@@ -122,6 +122,18 @@ def score_goal(env, algo, states) -> tuple[list[float], list[float]]:
     return rates, lengths
 
 
+def adversarial_overrides(args: argparse.Namespace) -> dict:
+    """The `AdversarialConfig` fields the options set (those left at `None` or off keep
+    the setting's own), except `bc_steps`, which depends on the method."""
+    overrides = {"gp_weight": args.gp_weight, "activation": args.disc_activation,
+                 "replay_rollouts": args.replay_rollouts or None,
+                 "normalize_inputs": False if args.no_disc_normalize else None,
+                 "running_input_stats": None if args.disc_input_stats is None
+                 else args.disc_input_stats == "running",
+                 "disc_learning_rate": args.disc_learning_rate}
+    return {field: value for field, value in overrides.items() if value is not None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--methods", default="gail,airl,gaifo,fgail")
@@ -173,27 +185,15 @@ def main() -> None:
                                                jax.random.key(args.demo_key), args.episodes)
     for name in wanted:
         emit({"demos": name, **describe(demo_sets[name])})
+    overrides = adversarial_overrides(args)
     for name in wanted:
         demos = demo_sets[name]
         goal = name == "goal"
         for ends in args.episode_ends.split(","):
             for method in args.methods.split(","):
-                adv = EPISODE_ENDS[ends]
+                adv = dataclasses.replace(EPISODE_ENDS[ends], **overrides)
                 if args.bc_steps and method != "gaifo":  # GAIfO's demos are state-only
                     adv = dataclasses.replace(adv, bc_steps=args.bc_steps)
-                if args.gp_weight is not None:
-                    adv = dataclasses.replace(adv, gp_weight=args.gp_weight)
-                if args.disc_activation is not None:
-                    adv = dataclasses.replace(adv, activation=args.disc_activation)
-                if args.replay_rollouts:
-                    adv = dataclasses.replace(adv, replay_rollouts=args.replay_rollouts)
-                if args.no_disc_normalize:
-                    adv = dataclasses.replace(adv, normalize_inputs=False)
-                if args.disc_input_stats is not None:
-                    adv = dataclasses.replace(
-                        adv, running_input_stats=args.disc_input_stats == "running")
-                if args.disc_learning_rate is not None:
-                    adv = dataclasses.replace(adv, disc_learning_rate=args.disc_learning_rate)
                 algo = make_algo(method, goal_env if goal else env, adv,
                                  GOAL_PPO if goal else CARTPOLE_PPO)
                 updates = args.goal_updates if goal else args.updates

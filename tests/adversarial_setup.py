@@ -45,11 +45,16 @@ def train_seeds(algo, key, demos, num_updates: int, seeds: int, batch_size: int 
     return result.states[0], result.metrics
 
 
+def seed_policies(algo, states) -> list:
+    """The policy of each seed in `states` (a leading seed axis)."""
+    return [algo.policy(jax.tree.map(lambda a, i=i: a[i], states))
+            for i in range(int(states.step.shape[0]))]
+
+
 def seed_scores(env, algo, states, expert_return) -> list[float]:
     """`expert_normalised` of each seed's policy in `states` (a leading seed axis)."""
-    seeds = int(states.step.shape[0])
-    return [expert_normalised(env, algo.policy(jax.tree.map(lambda a, i=i: a[i], states)),
-                              expert_return) for i in range(seeds)]
+    return [expert_normalised(env, policy, expert_return)
+            for policy in seed_policies(algo, states)]
 
 
 def at_least_half_reach(scores, threshold: float) -> bool:

@@ -16,6 +16,7 @@ from adversarial_setup import (
     SEEDS,
     all_finite,
     at_least_half_reach,
+    seed_policies,
     seed_scores,
     train_seeds,
 )
@@ -139,12 +140,9 @@ GOAL_PPO = PPOConfig(num_envs=16, rollout_length=64, num_epochs=4, num_minibatch
 def goal_success(env, algo, states) -> list[float]:
     """Per seed of `states` (a leading seed axis), the share of 32 episodes of its policy
     that end at the goal."""
-    rates = []
-    for i in range(int(states.step.shape[0])):
-        policy = algo.policy(jax.tree.map(lambda a, i=i: a[i], states))
-        episodes = jaxil.rollout_episodes(env, policy, jax.random.key(123), 32)
-        rates.append(float(jnp.mean(success(episodes, env.unwrapped.layout))))
-    return rates
+    return [float(jnp.mean(success(jaxil.rollout_episodes(env, policy, jax.random.key(123), 32),
+                                   env.unwrapped.layout)))
+            for policy in seed_policies(algo, states)]
 
 
 # The margin: this exact program (8 seeds of key k by `jaxil.sweep`, 150 updates, every

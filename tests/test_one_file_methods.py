@@ -64,9 +64,9 @@ def test_update_compiles_once(cartpole_demos, factory, config):
 #   5e-4): 64 of 64 seeds scored >= 0.9. With the earlier defaults, keys 0-15: 119 of 128
 #   (the others 0.177-0.858), per key 5-8 of 8 where the test asks 4.
 # - WAIL, 200 updates of `WAILConfig`'s WGAN-GP critic (tanh, fixed input statistics,
-#   `tanh_fixed_stats_config`): 125 of 128 (the others
-#   0.627-0.827); per key 7-8 of 8. (With the critic's value `v` itself as the reward, 3
-#   of 16 seeds dropped the pole at once.)
+#   `tanh_fixed_stats_config`): 125 of 128 (the others 0.627-0.827); per key 7-8 of 8.
+#   (With the critic's value `v` itself as the reward, 3 of 16 seeds dropped the pole at
+#   once.)
 # Runs key 0 (8 of 8 for both).
 @pytest.mark.slow
 @pytest.mark.parametrize("factory, config, updates", [

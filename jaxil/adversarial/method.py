@@ -110,9 +110,9 @@ class AdversarialConfig(eqx.Module):
 
     Floats (may be arrays: a config can be vmapped for a sweep):
         disc_learning_rate (Adam's; 5e-4 by default), disc_max_grad_norm, gp_weight,
-        gp_target (the norm the
-        interpolate penalty pulls to: 0 zero-centred, 1 WGAN-GP), reward_clip (rewards
-        are clipped to `[-reward_clip, reward_clip]`), bc_learning_rate, absorbing_weight
+        gp_target (the norm the interpolate penalty pulls to: 0 zero-centred, 1 WGAN-GP),
+        reward_clip (rewards are clipped to `[-reward_clip, reward_clip]`),
+        bc_learning_rate, absorbing_weight
         (with an absorbing state: the weight, per terminal step, of the absorbing state's
         self-transition among the discriminator's samples of the same side. `None`, the
         default, is `gamma / (1 - gamma)` (`absorbing_bootstrap`): the discounted number
