@@ -9,6 +9,10 @@ rate and episode length. Settings (`--episode-ends`):
 
 - `absorbing` (the library's default for these methods since 2026-12-05): a DAC absorbing
   state, rewards centred on its reward (`jaxil.adversarial.rewards.centre_on_absorbing`);
+- `absorbing_per_terminal`: one absorbing state per terminal observation
+  (`AdversarialConfig.absorbing_per_terminal`), rewards centred on the neutral reward and
+  a terminal step paid the value of its absorbing state
+  (`jaxil.adversarial.rewards.absorbing_lumps`);
 - `variable_horizon`: no absorbing state, `allow_variable_horizon=True` (the survival
   bias of a positive reward, kept on purpose).
 
@@ -23,6 +27,10 @@ Demo sets:
   the goal is the only way to end an episode; 10 episodes of the scripted expert, each
   ending at the goal after about 20 steps of the 50-step limit. An imitator with a
   survival bias dawdles to the time limit; one without it ends at the goal.
+- `obstacle` (two kinds of ending): `obstacle_nav`'s default layout, the obstacle in the
+  way; 10 episodes of the scripted expert passing it on the left and ending at the goal.
+  An episode also ends in the obstacle, which the demos never do; an imitator that finds
+  every termination alike ends there. Scored as `goal`, plus the share that collided.
 
 Options that vary the setting: `--epsilon` and `--demo-key` (the early-ending demos),
 `--goal-jitter` (goal demos spread across the line), `--no-disc-normalize`,
@@ -51,7 +59,7 @@ import jaxil  # noqa: E402
 from benchmarks.common import emit, machine  # noqa: E402  (run as a file or with -m)
 from jaxil import algorithms  # noqa: E402
 from jaxil.adversarial import AdversarialConfig  # noqa: E402
-from jaxil.envs.navigation import Layout, scripted_expert, success  # noqa: E402
+from jaxil.envs.navigation import Layout, collided, scripted_expert, success  # noqa: E402
 from jaxil.rl import PPOConfig  # noqa: E402
 
 CARTPOLE_PPO = PPOConfig(num_envs=16, rollout_length=64, num_epochs=4, num_minibatches=4,
@@ -64,6 +72,8 @@ CONFIGS = {"gail": algorithms.GAILConfig, "airl": algorithms.AIRLConfig,
            "gaifo": algorithms.GAIfOConfig, "fgail": algorithms.FGAILConfig}
 EPISODE_ENDS = {
     "absorbing": AdversarialConfig(absorbing_state=True),
+    "absorbing_per_terminal": AdversarialConfig(absorbing_state=True,
+                                                absorbing_per_terminal=True),
     "variable_horizon": AdversarialConfig(absorbing_state=False, allow_variable_horizon=True),
 }
 
@@ -113,13 +123,17 @@ def score_cartpole(env, algo, states, *references: float) -> list[list[float]]:
             for ref in references]
 
 
-def score_goal(env, algo, states) -> tuple[list[float], list[float]]:
-    rates, lengths = [], []
+def score_goal(env, algo, states) -> dict[str, list[float]]:
+    """Per seed, over 32 episodes: the share that end at the goal, that end in the
+    obstacle, and the mean episode length."""
+    scores = {"success": [], "collided": [], "mean_length": []}
+    layout = env.unwrapped.layout
     for s in states:
         ep = jaxil.rollout_episodes(env, algo.policy(s), jax.random.key(123), 32)
-        rates.append(round(float(jnp.mean(success(ep, env.unwrapped.layout))), 3))
-        lengths.append(round(float(jnp.mean(ep.lengths)), 1))
-    return rates, lengths
+        scores["success"].append(round(float(jnp.mean(success(ep, layout))), 3))
+        scores["collided"].append(round(float(jnp.mean(collided(ep, layout))), 3))
+        scores["mean_length"].append(round(float(jnp.mean(ep.lengths)), 1))
+    return scores
 
 
 def adversarial_overrides(args: argparse.Namespace) -> dict:
@@ -183,27 +197,31 @@ def main() -> None:
     if "goal" in wanted:
         demo_sets["goal"] = jaxil.data.collect(goal_env, scripted_expert(layout=layout),
                                                jax.random.key(args.demo_key), args.episodes)
+    obstacle_env = jaxil.envs.make("obstacle_nav")
+    if "obstacle" in wanted:
+        demo_sets["obstacle"] = jaxil.data.collect(obstacle_env, scripted_expert("left"),
+                                                   jax.random.key(args.demo_key),
+                                                   args.episodes)
     for name in wanted:
         emit({"demos": name, **describe(demo_sets[name])})
     overrides = adversarial_overrides(args)
     for name in wanted:
         demos = demo_sets[name]
-        goal = name == "goal"
+        goal = name in ("goal", "obstacle")
+        task_env = {"goal": goal_env, "obstacle": obstacle_env}.get(name, env)
         for ends in args.episode_ends.split(","):
             for method in args.methods.split(","):
                 adv = dataclasses.replace(EPISODE_ENDS[ends], **overrides)
                 if args.bc_steps and method != "gaifo":  # GAIfO's demos are state-only
                     adv = dataclasses.replace(adv, bc_steps=args.bc_steps)
-                algo = make_algo(method, goal_env if goal else env, adv,
-                                 GOAL_PPO if goal else CARTPOLE_PPO)
+                algo = make_algo(method, task_env, adv, GOAL_PPO if goal else CARTPOLE_PPO)
                 updates = args.goal_updates if goal else args.updates
                 states, seconds = train_seeds(algo, demos, args.seeds, updates,
                                               args.batch_size)
                 record = {"demos": name, "episode_ends": ends, "method": method,
                           "updates": updates, "seconds_with_compile": round(seconds, 1)}
                 if goal:
-                    record["success"], record["mean_length"] = score_goal(goal_env, algo,
-                                                                          states)
+                    record.update(score_goal(task_env, algo, states))
                 else:
                     # also against the demonstrator's own return (what occupancy matching
                     # targets)

@@ -10,7 +10,7 @@ trajectories coloured by code (and GAIL's) goes to `--plot`.
 
     python benchmarks/infogail_modes.py [--seeds 3] [--updates 2500] [--plot PATH]
         [--uniform-code] [--methods infogail,gail] [--disc own|earlier|default]
-        [--absorbing own|on|off]
+        [--absorbing own|on|off|per_terminal] [--info-coef LAMBDA]
 
 `--uniform-code`: InfoGAIL with a one-dimensional continuous code `c ~ U[-1, 1]`
 (`code_distribution="uniform"`), evaluated at `c = -1` and `c = +1` as its two "codes".
@@ -68,19 +68,24 @@ def main() -> None:
                              "(tanh_fixed_stats_config: tanh, fixed input statistics, Adam at "
                              "1e-3) or `default` (AdversarialConfig's: relu, running input "
                              "statistics, Adam at 5e-4)")
-    parser.add_argument("--absorbing", choices=("own", "on", "off"), default="own",
+    parser.add_argument("--absorbing", choices=("own", "on", "off", "per_terminal"),
+                        default="own",
                         help="adversarial.absorbing_state of both methods (`own`: each "
-                             "method's default, on for GAIL and off for InfoGAIL)")
+                             "method's default, on for GAIL and off for InfoGAIL; "
+                             "`per_terminal`: on, with absorbing_per_terminal=True)")
+    parser.add_argument("--info-coef", type=float, default=InfoGAILConfig().info_coef,
+                        help="InfoGAILConfig.info_coef, the information reward's weight")
     args = parser.parse_args()
 
     def adversarial(own: AdversarialConfig) -> dict:
         adv = {"own": own, "earlier": tanh_fixed_stats_config(),
                "default": AdversarialConfig()}[args.disc]
         if args.absorbing != "own":
-            adv = dataclasses.replace(adv, absorbing_state=args.absorbing == "on")
+            adv = dataclasses.replace(adv, absorbing_state=args.absorbing != "off",
+                                      absorbing_per_terminal=args.absorbing == "per_terminal")
         return {"adversarial": adv}
 
-    adv = adversarial(InfoGAILConfig().adversarial)
+    adv = {**adversarial(InfoGAILConfig().adversarial), "info_coef": args.info_coef}
     if args.uniform_code:
         config = InfoGAILConfig(num_codes=1, code_distribution="uniform", **adv)
         eval_envs = [LatentCode(jaxil.envs.make("obstacle_nav"), 1, code=(c,),
@@ -107,6 +112,7 @@ def main() -> None:
             record = {"benchmark": "infogail_modes", "method": name, "seed": seed,
                       "code_distribution": config.code_distribution,
                       "disc": args.disc, "absorbing": args.absorbing,
+                      "info_coef": args.info_coef,
                       "updates": args.updates, "seconds": seconds}
             if name == "infogail":
                 codes = [_episodes(e, policy, jax.random.key(99)) for e in eval_envs]
@@ -138,11 +144,13 @@ def _plot(env, paths: dict, path: str) -> None:
     except ImportError:
         return
     layout = env.unwrapped.layout
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
+    panels = [names for names in (["InfoGAIL code 0", "InfoGAIL code 1"], ["GAIL"])
+              if any(name in paths for name in names)]  # the methods that ran
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), sharex=True,
+                             sharey=True, squeeze=False)
     colours = {"InfoGAIL code 0": "tab:blue", "InfoGAIL code 1": "tab:orange",
                "GAIL": "tab:grey"}
-    for ax, names in zip(axes, (["InfoGAIL code 0", "InfoGAIL code 1"], ["GAIL"]),
-                         strict=True):
+    for ax, names in zip(axes[0], panels, strict=True):
         for name in names:
             for i, xy in enumerate(paths.get(name, [])[:32]):
                 ax.plot(xy[:, 0], xy[:, 1], color=colours[name], alpha=0.4, lw=1,

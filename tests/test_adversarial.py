@@ -2,6 +2,7 @@
 gradient penalties (NaN-safe), reward mappings, features, the absorbing state and the
 variable-horizon check."""
 
+import dataclasses
 import math
 
 import equinox as eqx
@@ -23,11 +24,16 @@ from jaxil.adversarial import (
     gradient_penalty,
     tanh_fixed_stats_config,
 )
-from jaxil.adversarial.inputs import check_horizon, make_inputs, without_indicator_gradient
+from jaxil.adversarial.inputs import (
+    absorbing_inputs,
+    check_horizon,
+    make_inputs,
+    without_indicator_gradient,
+)
 from jaxil.adversarial.losses import safe_norm
 from jaxil.adversarial.networks import make_discriminator
-from jaxil.adversarial.rewards import centre_on_absorbing
-from jaxil.adversarial.steps import policy_samples, relabel
+from jaxil.adversarial.rewards import absorbing_lumps, centre_on_absorbing
+from jaxil.adversarial.steps import discriminator_objective, policy_samples, relabel
 from jaxil.adversarial.trainer import action_log_probs, bc_warm_start
 from jaxil.algorithms import GAILConfig, airl, gail
 from jaxil.algorithms.airl import airl_logits
@@ -230,6 +236,80 @@ def test_centring_on_the_absorbing_state_keeps_return_differences():
                                rtol=1e-5)
     np.testing.assert_allclose(centred(short) - centred(long),
                                absorbed(short) - absorbed(long), rtol=1e-5)
+
+
+def test_one_absorbing_state_per_terminal_observation_by_hand():
+    """`absorbing_per_terminal`: the absorbing state after a terminal step is `[s_T, 1]`;
+    the discriminator is trained on each terminal sample's own absorbing state, weighted
+    `gamma / (1 - gamma)`; relabelled rewards are centred on the neutral reward and a
+    terminal step adds the value of staying absorbed, the absorbing logit capped at 0; the
+    exported reward adds the uncapped value; and the episode returns equal those of the
+    never-ending absorbing MDP up to one constant."""
+    spec, gamma = EnvSpec("t", 2, Discrete(3), 10), 0.9
+    bootstrap = gamma / (1 - gamma)
+    terminated = [False, True, False, False, True, False]
+    tr = _transitions(terminated)
+    tr = tr._replace(obs=tr.obs / 4, next_obs=tr.obs / 4 + 0.5)  # inside the clip of 10
+    x = make_inputs(tr, spec, None, use_actions=True, absorbing=True, per_terminal=True)
+    np.testing.assert_allclose(x.next_obs[1], [1.0, 1.25, 1.0])  # s_T, indicator set
+    np.testing.assert_allclose(x.next_obs[0], [0.5, 0.75, 0.0])
+    config = AdversarialConfig(absorbing_state=True, absorbing_per_terminal=True,
+                               reward_clip=5.0)
+    method = gail_method(GAILConfig())
+    disc = make_discriminator(spec, "sa", jax.random.key(2), (8,), absorbing=True,
+                              per_terminal=True)
+    g = lambda o, a: float(disc.net.g(jnp.concatenate([o, a]))[0])  # noqa: E731
+    # the output bias moved to halfway between the two terminal samples' absorbing logits
+    middle = (g(x.next_obs[1], jnp.zeros(3)) + g(x.next_obs[4], jnp.zeros(3))) / 2
+    disc = eqx.tree_at(lambda d: d.net.g.layers[-1].bias, disc,
+                       disc.net.g.layers[-1].bias - middle)
+    logits = [g(x.obs[i], x.action[i]) for i in range(6)]
+    absorbing = [g(x.next_obs[i], jnp.zeros(3)) for i in range(6)]
+    assert absorbing[1] != absorbing[4]  # each terminal observation has its own
+    assert max(absorbing[1], absorbing[4]) > 0 > min(absorbing[1], absorbing[4])  # one capped
+    # relabelled: softplus(v) - log 2, plus at a termination 9 (softplus(min(v_abs, 0)) - log 2)
+    policy = make_actor_policy(PolicyArch(2, Discrete(3)), jax.random.key(0))
+    rewards = relabel(method, config, disc, policy,
+                      jax.tree.map(lambda a: jnp.reshape(a, (3, 2) + a.shape[1:]), tr), gamma)
+    expected = [softplus(v) - math.log(2) + (bootstrap * (
+        softplus(min(a, 0.0)) - math.log(2)) if t else 0.0)
+        for v, a, t in zip(logits, absorbing, terminated, strict=True)]
+    np.testing.assert_allclose(np.ravel(rewards), expected, rtol=1e-5, atol=1e-5)
+    # the discriminator's loss: cross-entropy with each side's terminal samples' absorbing
+    # states weighted 9 each (expert: the first three samples, policy: the last three)
+    side = lambda i: (jax.tree.map(lambda a: a[3 * i:3 * i + 3], x), jnp.zeros(3),  # noqa: E731
+                      jnp.asarray(terminated[3 * i:3 * i + 3], jnp.float32))
+    config_nogp = dataclasses.replace(config, gp_weight=0.0)
+    loss, metrics = discriminator_objective(disc.net, disc, side(0), side(1),
+                                            jax.random.key(0), method, config_nogp, gamma)
+    bce = lambda vs, ws, label: (sum(  # noqa: E731
+        w * softplus(-v if label else v) for v, w in zip(vs, ws, strict=True)) / sum(ws))
+    expected_loss = (bce(logits[:3] + [absorbing[1]], [1, 1, 1, bootstrap], 1)
+                     + bce(logits[3:] + [absorbing[4]], [1, 1, 1, bootstrap], 0))
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-5)
+    np.testing.assert_allclose(metrics["disc_absorbing_logit"],
+                               (absorbing[1] + absorbing[4]) / 2, atol=1e-6)
+    # the exported reward: the logit, plus at a termination 9 times the absorbing logit
+    exported = LearnedReward(disc).transition_rewards(tr, gamma)
+    np.testing.assert_allclose(exported, [v + (bootstrap * a if t else 0.0) for v, a, t in
+                                          zip(logits, absorbing, terminated, strict=True)],
+                               rtol=1e-5, atol=1e-5)
+    # returns: an episode that ends after 3 steps in absorbing state A (reward 0.7 a step
+    # forever after) against one of 5 steps ending in B (-0.4): the lumps keep the
+    # difference of their absorbing-MDP returns
+    short, long = np.array([0.3, -0.2, 0.5]), np.array([0.1, 0.4, 0.2, 0.6, -0.1])
+    discount = lambda r: float(np.sum(np.asarray(r) * gamma ** np.arange(len(r))))  # noqa: E731
+    absorbed = lambda r, ra: discount(r) + ra * gamma ** len(r) / (1 - gamma)  # noqa: E731
+    lumped = lambda r, ra: discount(absorbing_lumps(  # noqa: E731
+        jnp.asarray(r), jnp.full(len(r), ra), jnp.arange(len(r)) == len(r) - 1, 0.2, gamma))
+    np.testing.assert_allclose(lumped(short, 0.7) - lumped(long, -0.4),
+                               absorbed(short, 0.7) - absorbed(long, -0.4), rtol=1e-5)
+    # without the absorbing state the option would do nothing: refused, naming both fields
+    env = jaxil.envs.make("cartpole")
+    with pytest.raises(ValueError, match="WAILConfig.adversarial.absorbing_per_terminal.*"
+                                         "absorbing_state=True"):
+        alg.wail(env, alg.WAILConfig(adversarial=tanh_fixed_stats_config(
+            absorbing_per_terminal=True)))
 
 
 def test_action_log_probs_match_the_distribution():
@@ -436,8 +516,16 @@ def test_a_method_brings_its_own_network_and_extra_inputs(cartpole_demos):
     for before, after in zip(disc.net.members, trained.net.members, strict=True):
         assert not np.allclose(before.layers[0].weight, after.layers[0].weight)
 
-    with pytest.raises(ValueError, match="absorbing_state"):
+    with pytest.raises(ValueError, match="absorbing_per_terminal=True"):
         adversarial(env, method, AdversarialConfig(absorbing_state=True), TINY_PPO)
+    # one absorbing state per terminal observation keeps its transition's extras
+    per_terminal = adversarial(env, method, dataclasses.replace(
+        TINY_ADV, absorbing_state=True, absorbing_per_terminal=True), TINY_PPO)
+    pt_state = per_terminal.init(jax.random.key(0), cartpole_demos)
+    ended = tr._replace(terminated=jnp.ones(16, bool))
+    np.testing.assert_allclose(absorbing_inputs(pt_state.discriminator.features(ended)).extras,
+                               pole_angle_squared(ended))
+    jax.eval_shape(per_terminal.update, pt_state, batches[0])
     no_reward = method._replace(network=lambda sizes, key: jaxil.networks.MLP(4, 1, (), key))
     with pytest.raises(ValueError, match="no reward"):
         adversarial(env, no_reward, TINY_ADV, TINY_PPO).init(jax.random.key(0),

@@ -13,6 +13,13 @@ The indicator is a discrete feature: `without_indicator_gradient` hides it from 
 penalties, which would otherwise shrink the discriminator's weight on it (the penalty is
 taken on expert samples, where the indicator is 0) until the absorbing state scores like
 the demos' mean state, whose normalised features are the same zeros.
+
+One absorbing state for every termination has one price whatever ended the episode: a
+task that ends in two ways (a goal the demos reach, an obstacle they never touch) prices
+both alike. With `per_terminal=True` the absorbing state remembers where the episode
+ended: its features are the terminal observation's with the indicator set (`[s_T, 1]`), so
+the discriminator can tell an ending the demos have from one they never show
+(`absorbing_inputs` gives each sample's absorbing self-transition).
 """
 
 from __future__ import annotations
@@ -86,8 +93,19 @@ def without_indicator_gradient(x: DiscInputs) -> DiscInputs:
                       continuing=jax.lax.stop_gradient(x.continuing))
 
 
+def absorbing_inputs(x: DiscInputs) -> DiscInputs:
+    """The absorbing state's self-transition after each sample of `x[...]` (meaningful
+    where the sample is terminal): `(s', 0, s')` with `s'` the sample's next-observation
+    features, zero action features, `continuing = 1` and the sample's `extras`. Built with
+    the absorbing option, `s'` is then the absorbing state: the shared one, or the terminal
+    observation with the indicator set (`per_terminal`)."""
+    return DiscInputs(x.next_obs, jnp.zeros_like(x.action), x.next_obs,
+                      jnp.ones_like(x.continuing), x.extras)
+
+
 def make_inputs(tr: Transition, spec: EnvSpec, normalizer: NormalizerState | None,
-                use_actions: bool, absorbing: bool) -> DiscInputs:
+                use_actions: bool, absorbing: bool, per_terminal: bool = False
+                ) -> DiscInputs:
     """`DiscInputs` of a batch of transitions `tr[..., ...]`.
 
     Args:
@@ -96,6 +114,9 @@ def make_inputs(tr: Transition, spec: EnvSpec, normalizer: NormalizerState | Non
         normalizer: observation statistics applied to `obs` and `next_obs` (or `None`).
         use_actions: whether the discriminator sees actions.
         absorbing: the absorbing-state option: a terminal step leads to the absorbing state.
+        per_terminal: with `absorbing`, the absorbing state after a terminal step is the
+            terminal observation's features with the indicator set, instead of the one
+            shared absorbing state.
 
     Returns:
         `DiscInputs` with the batch shape of `tr.terminated`.
@@ -105,7 +126,10 @@ def make_inputs(tr: Transition, spec: EnvSpec, normalizer: NormalizerState | Non
     next_obs = obs_features(normalizer, tr.next_obs, absorbing)
     terminated = tr.terminated.astype(bool)
     if absorbing:
-        absorb = absorbing_obs(batch_shape, spec.observation_size)
+        if per_terminal:
+            absorb = next_obs.at[..., -1].set(1.0)
+        else:
+            absorb = absorbing_obs(batch_shape, spec.observation_size)
         next_obs = jnp.where(terminated[..., None], absorb, next_obs)
         continuing = jnp.ones(batch_shape, jnp.float32)
     else:

@@ -84,6 +84,14 @@ class AdversarialConfig(eqx.Module):
             default configs learn from demos whose episodes end early; off for WAIL,
             InfoGAIL and MAGAIL. Measured in
             `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends".
+        absorbing_per_terminal: with the absorbing state, one absorbing state per terminal
+            observation (its features are the terminal observation's, indicator set)
+            instead of one for every termination, so the discriminator can price an ending
+            the demos show (a goal) apart from one they never do (an obstacle). Rewards
+            are then centred on the divergence's neutral reward, and a terminal step adds
+            `gamma / (1 - gamma)` times its absorbing state's reward (capped at the neutral
+            one) less that centre: the value of staying absorbed. Off by default; measured
+            in `benchmarks/RESULTS.md`, "Two kinds of ending".
         allow_variable_horizon: accept demos with early terminations for a signed reward
             without an absorbing state (the bias is then the user's choice).
         replay_rollouts: if `> 0`, policy samples for the discriminator come from a replay
@@ -126,6 +134,7 @@ class AdversarialConfig(eqx.Module):
     disc_steps: int = eqx.field(static=True, default=1)
     gradient_penalty: str = eqx.field(static=True, default="expert")
     absorbing_state: bool | None = eqx.field(static=True, default=None)
+    absorbing_per_terminal: bool = eqx.field(static=True, default=False)
     allow_variable_horizon: bool = eqx.field(static=True, default=False)
     replay_rollouts: int = eqx.field(static=True, default=0)
     bc_steps: int = eqx.field(static=True, default=0)
@@ -176,10 +185,17 @@ def check_method(method: AdversarialMethod, config: AdversarialConfig) -> None:
     if config.gradient_penalty not in GP_KINDS:
         raise ValueError(f"{method.config_path}.gradient_penalty: expected one of "
                          f"{GP_KINDS}, got {config.gradient_penalty!r}")
-    if method.extras is not None and config.absorbing_state:
+    if method.extras is not None and config.absorbing_state and not \
+            config.absorbing_per_terminal:
         raise ValueError(f"{method.config_path}.absorbing_state: {method.name}'s "
-                         "discriminator takes extra inputs, which the absorbing state has "
-                         "none of; set absorbing_state=False")
+                         "discriminator takes extra inputs, which the shared absorbing state "
+                         "has none of; set absorbing_state=False, or "
+                         "absorbing_per_terminal=True (each absorbing state keeps its "
+                         "terminal transition's extras)")
+    if config.absorbing_per_terminal and not config.absorbing_state:
+        raise ValueError(f"{method.config_path}.absorbing_per_terminal: needs the absorbing "
+                         f"state, which is off for {method.name} here; set "
+                         "absorbing_state=True as well")
     for name in ("disc_steps", "bc_batch_size"):
         if getattr(config, name) < 1:
             raise ValueError(f"{method.config_path}.{name}: expected >= 1, "

@@ -138,6 +138,8 @@ class Discriminator(eqx.Module):
         absorbing: the absorbing-state option (static).
         extras: `extras(transitions[...]) -> pytree[...]`, the method's extra inputs
             (`DiscInputs.extras`), or `None` (static).
+        per_terminal: with `absorbing`, one absorbing state per terminal observation
+            (`make_inputs`; static).
     """
 
     net: DiscriminatorModule
@@ -146,15 +148,18 @@ class Discriminator(eqx.Module):
     use_actions: bool = eqx.field(static=True)
     absorbing: bool = eqx.field(static=True)
     extras: Callable[[Transition], Any] | None = eqx.field(static=True, default=None)
+    per_terminal: bool = eqx.field(static=True, default=False)
 
     def features(self, tr: Transition) -> DiscInputs:
         """`DiscInputs` of a batch of transitions (see `make_inputs`), with
         `extras(tr)` when the method defines them."""
-        x = make_inputs(tr, self.spec, self.normalizer, self.use_actions, self.absorbing)
+        x = make_inputs(tr, self.spec, self.normalizer, self.use_actions, self.absorbing,
+                        self.per_terminal)
         return x if self.extras is None else x._replace(extras=self.extras(tr))
 
     def absorbing_features(self) -> DiscInputs:
-        """The absorbing state's self-transition (one sample, zero action features)."""
+        """The shared absorbing state's self-transition (one sample, zero action features;
+        with `per_terminal` each terminal sample has its own: `inputs.absorbing_inputs`)."""
         x = absorbing_obs((), self.spec.observation_size)
         width = self.spec.action_size if self.use_actions else 0
         return DiscInputs(x, jnp.zeros((width,), jnp.float32), x, jnp.ones((), jnp.float32))
@@ -164,7 +169,8 @@ def make_discriminator(spec: EnvSpec, inputs: str, key: PRNGKey,
                        hidden_sizes: Sequence[int] = (64, 64), activation: str = "tanh",
                        shaping: bool = False, normalizer: NormalizerState | None = None,
                        absorbing: bool = False, network: NetworkFactory | None = None,
-                       extras: Callable[[Transition], Any] | None = None) -> Discriminator:
+                       extras: Callable[[Transition], Any] | None = None,
+                       per_terminal: bool = False) -> Discriminator:
     """A freshly initialised `Discriminator` for `spec`.
 
     Args:
@@ -179,6 +185,7 @@ def make_discriminator(spec: EnvSpec, inputs: str, key: PRNGKey,
         absorbing: the absorbing-state option (one extra observation feature).
         network: a method's own `NetworkFactory` (`None`: `DiscriminatorNet`).
         extras: the method's extra inputs of a transition batch (`None`: none).
+        per_terminal: with `absorbing`, one absorbing state per terminal observation.
     """
     _check_kind(inputs)
     use_actions = "a" in inputs
@@ -194,4 +201,4 @@ def make_discriminator(spec: EnvSpec, inputs: str, key: PRNGKey,
                 raise ValueError(f"network: the method's network {type(net).__name__} has "
                                  f"no {name}() (see DiscriminatorModule)")
     norm = init_normalizer(spec.observation_size) if normalizer is None else normalizer
-    return Discriminator(net, norm, spec, use_actions, absorbing, extras)
+    return Discriminator(net, norm, spec, use_actions, absorbing, extras, per_terminal)

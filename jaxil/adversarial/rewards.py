@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxil.adversarial.divergences import FDivergence
-from jaxil.adversarial.inputs import DiscInputs, action_features, obs_features
+from jaxil.adversarial.inputs import DiscInputs, absorbing_inputs, action_features, obs_features
 from jaxil.adversarial.networks import Discriminator
 from jaxil.types import Array, Transition
 
@@ -80,6 +80,21 @@ def centre_on_absorbing(rewards: Array, absorbing_reward: Array) -> Array:
     return rewards - absorbing_reward
 
 
+def absorbing_lumps(rewards: Array, absorbing_rewards: Array, terminated: Array,
+                    centre: Array | float, gamma: Array | float) -> Array:
+    """`rewards - centre + terminated * gamma / (1 - gamma) * (absorbing_rewards - centre)`.
+
+    With one absorbing state per terminal observation there is no single absorbing reward
+    to centre on (`centre_on_absorbing`): every reward is centred on a constant `centre`
+    instead (which moves every return of the never-ending absorbing MDP alike), and a
+    terminal step is paid the value of what follows it, `gamma / (1 - gamma)` steps' worth
+    of its own absorbing state's reward. Shapes: `rewards`, `absorbing_rewards` and
+    `terminated` `[...]` alike (`absorbing_rewards` is used only where `terminated`).
+    """
+    lump = absorbing_bootstrap(gamma) * (absorbing_rewards - centre)
+    return rewards - centre + jnp.where(terminated.astype(bool), lump, 0.0)
+
+
 class LearnedReward(eqx.Module):
     """A trained discriminator as a reward function (a `RewardFn`).
 
@@ -135,12 +150,18 @@ class LearnedReward(eqx.Module):
         at a termination sees the returns, up to a constant, of one that stays absorbed.
         The absorbing state's reward is used as learned: the cap that training puts on its
         logit (`jaxil.adversarial.steps.relabel`) is a choice of the imitation loop, not
-        part of the exported reward.
+        part of the exported reward. With one absorbing state per terminal observation
+        (`per_terminal`), rewards are not centred and a terminal step adds
+        `gamma / (1 - gamma)` times its absorbing state's reward (`absorbing_lumps`).
         """
         d = self.discriminator
         lead = tr.terminated.ndim
         flat = jax.tree.map(lambda a: jnp.reshape(a, (-1,) + a.shape[lead:]), tr)
         rewards = jnp.reshape(jax.vmap(self._reward)(d.features(flat)), tr.terminated.shape)
-        if d.absorbing:
+        if d.absorbing and d.per_terminal:
+            absorbed = jnp.reshape(jax.vmap(self._reward)(absorbing_inputs(d.features(flat))),
+                                   tr.terminated.shape)
+            rewards = absorbing_lumps(rewards, absorbed, tr.terminated, 0.0, gamma)
+        elif d.absorbing:
             rewards = centre_on_absorbing(rewards, self._reward(d.absorbing_features()))
         return rewards

@@ -21,11 +21,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxil.adversarial.inputs import DiscInputs, without_indicator_gradient
-from jaxil.adversarial.losses import accuracy, discriminator_loss, gradient_penalty
+from jaxil.adversarial.inputs import DiscInputs, absorbing_inputs, without_indicator_gradient
+from jaxil.adversarial.losses import accuracy, discriminator_loss, gradient_penalty, weighted_mean
 from jaxil.adversarial.method import AdversarialConfig, AdversarialMethod, absorbing_weight
 from jaxil.adversarial.networks import Discriminator, DiscriminatorNet
-from jaxil.adversarial.rewards import centre_on_absorbing
+from jaxil.adversarial.rewards import absorbing_lumps, centre_on_absorbing
 from jaxil.data.buffer import BufferState, buffer_sample
 from jaxil.networks.normalizer import update_normalizer
 from jaxil.networks.policy import ActorPolicy
@@ -78,13 +78,25 @@ def relabel(method: AdversarialMethod, config: AdversarialConfig, disc: Discrimi
     than the demos, and the policy learns to end its episodes at once (cartpole,
     `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends"). `log_probs`
     (`[T, B]`, the rollout's own exact `log pi(a | s)`) spares re-deriving them for
-    methods that use them (AIRL)."""
+    methods that use them (AIRL).
+
+    With `config.absorbing_per_terminal`, each terminal step has its own absorbing state
+    (`absorbing_lumps`): rewards are centred on the neutral logit's reward and a terminal
+    step adds the value of staying in its absorbing state, whose logit is capped alike."""
     flat = flatten_leading(tr, 2)
     known = None if log_probs is None else jnp.reshape(log_probs, (-1,))
-    logits = batch_logits(method, disc.net, disc.features(flat),
-                          policy_log_probs(method, policy, flat, known), gamma)
+    x = disc.features(flat)
+    logits = batch_logits(method, disc.net, x, policy_log_probs(method, policy, flat, known),
+                          gamma)
     rewards = jnp.reshape(clipped_reward(method, config, logits), tr.terminated.shape)
-    if config.absorbing_state:
+    neutral = jnp.asarray(method.divergence.neutral_logit, jnp.float32)
+    if config.absorbing_state and config.absorbing_per_terminal:
+        absorbing = batch_logits(method, disc.net, absorbing_inputs(x), jnp.zeros_like(logits),
+                                 gamma)
+        absorbed = clipped_reward(method, config, jnp.minimum(absorbing, neutral))
+        rewards = absorbing_lumps(rewards, jnp.reshape(absorbed, tr.terminated.shape),
+                                  tr.terminated, clipped_reward(method, config, neutral), gamma)
+    elif config.absorbing_state:
         absorbing_logit = method.logits(disc.net, disc.absorbing_features(), jnp.zeros(()),
                                         gamma)
         absorbed = clipped_reward(method, config, jnp.minimum(
@@ -113,12 +125,25 @@ def discriminator_objective(net: DiscriminatorNet, disc: Discriminator, expert: 
     Returns:
         `(loss + gp_weight * penalty, metrics)`: the divergence bound with the absorbing
         state's self-transition weighted `absorbing_weight` per terminal sample on each
-        side; `disc_loss`, `disc_grad_penalty`, accuracies and mean logits.
+        side (with `absorbing_per_terminal`, each terminal sample's own absorbing state);
+        `disc_loss`, `disc_grad_penalty`, accuracies and mean logits (the absorbing
+        logit: the shared one, or the mean over the batch's terminal samples).
     """
     (ex, elp, eterm), (px, plp, pterm) = expert, policy
     el = batch_logits(method, net, ex, elp, gamma)
     pl = batch_logits(method, net, px, plp, gamma)
-    if config.absorbing_state:
+    if config.absorbing_state and config.absorbing_per_terminal:
+        weight = absorbing_weight(config, gamma)
+        zeros = jnp.zeros(el.shape, jnp.float32)
+        ael = batch_logits(method, net, absorbing_inputs(ex), zeros, gamma)
+        apl = batch_logits(method, net, absorbing_inputs(px), zeros, gamma)
+        ones = jnp.ones(el.shape, jnp.float32)
+        loss = discriminator_loss(jnp.concatenate([el, ael]), jnp.concatenate([pl, apl]),
+                                  method.divergence,
+                                  jnp.concatenate([ones, weight * eterm]),
+                                  jnp.concatenate([ones, weight * pterm]))
+        al = weighted_mean(jnp.concatenate([ael, apl]), jnp.concatenate([eterm, pterm]))
+    elif config.absorbing_state:
         weight = absorbing_weight(config, gamma)
         al = method.logits(net, disc.absorbing_features(), jnp.zeros(()), gamma)
         ones = jnp.ones(el.shape, jnp.float32)

@@ -236,7 +236,8 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             normalizer = normalizer_from_data(demos.obs)
         disc = make_discriminator(spec, method.inputs, disc_key, config.hidden_sizes,
                                   config.activation, method.shaping, normalizer,
-                                  config.absorbing_state, method.network, method.extras)
+                                  config.absorbing_state, method.network, method.extras,
+                                  config.absorbing_per_terminal)
         if config.bc_steps > 0:
             if demos is None:
                 raise ValueError(f"{method.config_path}.bc_steps: a BC warm start needs "

@@ -222,7 +222,7 @@ def check_magail_config(env: Env, config: MAGAILConfig) -> AdversarialMethod:
         raise ValueError(f"MAGAILConfig.prior: expected one of {PRIORS}, got "
                          f"{config.prior!r}")
     adv = config.adversarial
-    for name in ("absorbing_state", "replay_rollouts"):
+    for name in ("absorbing_state", "absorbing_per_terminal", "replay_rollouts"):
         if getattr(adv, name):
             raise ValueError(f"MAGAILConfig.adversarial.{name}: not supported by MAGAIL "
                              f"(got {getattr(adv, name)!r})")
