@@ -7,12 +7,13 @@ method and demo set) and prints one JSON object per run: the expert-normalised r
 each seed's deterministic policy over 32 episodes (cartpole) or the goal task's success
 rate and episode length. Settings (`--episode-ends`):
 
-- `absorbing` (the library's default for these methods since 2026-12-05): a DAC absorbing
-  state, rewards centred on its reward (`jaxil.adversarial.rewards.centre_on_absorbing`);
-- `absorbing_per_terminal`: one absorbing state per terminal observation
-  (`AdversarialConfig.absorbing_per_terminal`), rewards centred on the neutral reward and
-  a terminal step paid the value of its absorbing state
-  (`jaxil.adversarial.rewards.absorbing_lumps`);
+- `absorbing` (the default of AIRL and GAIfO; of GAIL and f-GAIL until session 15): one
+  shared DAC absorbing state, rewards centred on its reward
+  (`jaxil.adversarial.rewards.centre_on_absorbing`);
+- `absorbing_per_terminal` (the default of GAIL and f-GAIL since session 15): one
+  absorbing state per terminal observation (`AdversarialConfig.absorbing_per_terminal`),
+  rewards centred on the neutral reward and a terminal step paid the value of its
+  absorbing state (`jaxil.adversarial.rewards.absorbing_lumps`);
 - `variable_horizon`: no absorbing state, `allow_variable_horizon=True` (the survival
   bias of a positive reward, kept on purpose).
 
@@ -71,7 +72,7 @@ GOAL_LAYOUT = Layout(obstacle=(0.0, 1.5), obstacle_radius=0.1)
 CONFIGS = {"gail": algorithms.GAILConfig, "airl": algorithms.AIRLConfig,
            "gaifo": algorithms.GAIfOConfig, "fgail": algorithms.FGAILConfig}
 EPISODE_ENDS = {
-    "absorbing": AdversarialConfig(absorbing_state=True),
+    "absorbing": AdversarialConfig(absorbing_state=True, absorbing_per_terminal=False),
     "absorbing_per_terminal": AdversarialConfig(absorbing_state=True,
                                                 absorbing_per_terminal=True),
     "variable_horizon": AdversarialConfig(absorbing_state=False, allow_variable_horizon=True),

@@ -517,7 +517,8 @@ def test_a_method_brings_its_own_network_and_extra_inputs(cartpole_demos):
         assert not np.allclose(before.layers[0].weight, after.layers[0].weight)
 
     with pytest.raises(ValueError, match="absorbing_per_terminal=True"):
-        adversarial(env, method, AdversarialConfig(absorbing_state=True), TINY_PPO)
+        adversarial(env, method, AdversarialConfig(absorbing_state=True,
+                                                   absorbing_per_terminal=False), TINY_PPO)
     # one absorbing state per terminal observation keeps its transition's extras
     per_terminal = adversarial(env, method, dataclasses.replace(
         TINY_ADV, absorbing_state=True, absorbing_per_terminal=True), TINY_PPO)

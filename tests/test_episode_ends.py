@@ -4,8 +4,8 @@ AIRL and GAIfO learn cartpole from the fixture expert acting at random 40% of th
 which drops the pole in half of its 10 demonstrated episodes; f-GAIL's default (JS)
 relabels and trains as GAIL does, up to constants; where the expert ends its episodes
 on purpose, at a goal, GAIL's imitator ends them there too (no survival bias); and where
-an episode can also end in a failure the demos never show, GAIL with one absorbing state
-per terminal observation keeps away from it."""
+an episode can also end in a failure the demos never show, GAIL (one absorbing state per
+terminal observation, its default) keeps away from it."""
 
 import math
 
@@ -65,20 +65,28 @@ def test_the_absorbing_state_is_on_by_default_where_the_method_takes_it():
     for name, (make, config) in METHODS.items():
         state = jax.eval_shape(make(env, config()).init, jax.random.key(0))
         assert state.discriminator.absorbing, name
+        # one absorbing state per terminal observation for GAIL and f-GAIL only
+        assert state.discriminator.per_terminal == (name in ("gail", "fgail")), name
+    explicit = GAILConfig(adversarial=AdversarialConfig(absorbing_per_terminal=False))
+    assert not jax.eval_shape(gail(env, explicit).init,
+                              jax.random.key(0)).discriminator.per_terminal
     # WAIL keeps it off unless asked (not robust with its critic yet)
     wail_state = jax.eval_shape(jaxil.algorithms.wail(env).init, jax.random.key(0))
     assert not wail_state.discriminator.absorbing
 
 
-def test_fgail_default_relabels_and_trains_like_gail():
+@pytest.mark.parametrize("per_terminal", [False, True])
+def test_fgail_default_relabels_and_trains_like_gail(per_terminal):
     """f-GAIL's default divergence, Jensen-Shannon, is GAIL's cross-entropy up to
     constants: its reward `softplus(v) - log 2` is GAIL's `-log(1 - D)` minus `log 2`, which
-    the centring on the absorbing state removes, and its loss is GAIL's minus `2 log 2`,
-    with the same gradient. So GAIL's learning test below covers f-GAIL (JS) too (the
-    same 16 keys gave the same scores for both)."""
+    the centring (on the shared absorbing state's reward, or on the neutral reward with one
+    absorbing state per terminal observation, both methods' default) removes, and its loss
+    is GAIL's minus `2 log 2`, with the same gradient. So GAIL's learning test below covers
+    f-GAIL (JS) too (the same 16 keys gave the same scores for both)."""
     spec = EnvSpec("t", 2, Discrete(3), 10)
-    config = AdversarialConfig(absorbing_state=True)
-    disc = make_discriminator(spec, "sa", jax.random.key(2), (8,), absorbing=True)
+    config = AdversarialConfig(absorbing_state=True, absorbing_per_terminal=per_terminal)
+    disc = make_discriminator(spec, "sa", jax.random.key(2), (8,), absorbing=True,
+                              per_terminal=per_terminal)
     disc = jax.tree.map(lambda a: 3 * a if isinstance(a, jax.Array) else a, disc)
     policy = make_actor_policy(PolicyArch(2, Discrete(3)), jax.random.key(0))
     keys = jax.random.split(jax.random.key(1), 3)
@@ -114,9 +122,10 @@ def test_fgail_default_relabels_and_trains_like_gail():
 # of it), seeds >= 0.9 of 128 and the fewest of 8 per key, with the discriminator's
 # defaults of 2026-12-05 (relu, running input statistics, Adam at 5e-4): GAIL 120 (6; the
 # others 0.52-0.89), AIRL 127 (7; the other 0.66), GAIfO 121 (6; the others 0.39-0.80);
-# with the earlier defaults GAIL 125 (7), AIRL 116 (5), GAIfO 120 (6). The test asks 4 of 8
-# and runs key 0 (8 of 8 for each). f-GAIL (JS), checked equal to GAIL above, is not run
-# again.
+# with the earlier defaults GAIL 125 (7), AIRL 116 (5), GAIfO 120 (6). GAIL with one
+# absorbing state per terminal observation (its default since session 15): 126 (7; the
+# others 0.71, 0.85). The test asks 4 of 8 and runs key 0 (8 of 8 for each). f-GAIL (JS),
+# checked equal to GAIL above, is not run again.
 @pytest.mark.slow
 @pytest.mark.parametrize("name", LEARNING)
 def test_default_config_learns_from_demos_that_end_early(name, cartpole_expert,
@@ -148,9 +157,10 @@ def goal_success(env, algo, states) -> list[float]:
 
 
 # The margin: this exact program (8 seeds of key k by `jaxil.sweep`, 150 updates, every
-# adversarial setting at its default) over keys k = 0-15: 116 of 128 seeds ended at least
-# 90% of their 32 episodes at the goal (the others never reached it), at least 6 of 8 per
-# key where the test asks 4. Runs key 0 (7 of 8). The same program with AIRL, keys 0-3:
+# adversarial setting at its default) over keys k = 0-15: with one absorbing state per
+# terminal observation (GAIL's default since session 15) 127 of 128 seeds ended at least 90%
+# of their 32 episodes at the goal, 7-8 of 8 per key where the test asks 4 (runs key 0: 8
+# of 8); with the shared one 116 (6-8 per key). The same program with AIRL, keys 0-3:
 # 30 of 32 (7-8 per key); with GAIfO: 22 of 32 (4-7 per key), too thin a margin to test.
 # With the discriminator's defaults before 2026-12-05 (tanh, the demos' input statistics
 # fixed, Adam at 1e-3), 1 seed of 8 did on `benchmarks/episode_ends.py`'s goal task.
@@ -182,16 +192,15 @@ def obstacle_program(key, config: GAILConfig):
 
 
 # An episode of `obstacle_nav` also ends in the obstacle, which the demos never do. With
-# one absorbing state for every termination (the default), GAIL prices that ending as the
-# demos' own and learns to end there: `python benchmarks/episode_ends.py --demos obstacle
-# --methods gail --episode-ends absorbing,absorbing_per_terminal --seeds 8`: no seed of 8
-# reaches the goal, 6 end in the obstacle; with `absorbing_per_terminal` 7 of 8 reach it in
-# >= 90% of their episodes, none collides. The margin: this exact program over keys
-# k = 0-15 (2026-12-05): 111 of 128 seeds end >= 90% of their episodes at the goal, at
-# least 6 of 8 per key where the test asks 4. Runs key 0 (7 of 8; about 20 s).
+# one shared absorbing state for every termination (GAIL's default before session 15),
+# GAIL prices that ending as the demos' own and learns to end there: `python
+# benchmarks/episode_ends.py --demos obstacle --methods gail --episode-ends
+# absorbing,absorbing_per_terminal --seeds 8`: no seed of 8 reaches the goal, 6 end in the
+# obstacle; with one absorbing state per terminal observation (the default now) 7 of 8
+# reach it in >= 90% of their episodes, none collides. The margin: this exact program
+# over keys k = 0-15 (2026-12-05): 111 of 128 seeds end >= 90% of their episodes at the
+# goal, at least 6 of 8 per key where the test asks 4. Runs key 0 (7 of 8; about 20 s).
 @pytest.mark.slow
-def test_gail_with_an_absorbing_state_per_ending_keeps_away_from_the_ending_demos_avoid():
-    config = GAILConfig(adversarial=AdversarialConfig(absorbing_per_terminal=True),
-                        ppo=GOAL_PPO)
-    rates = obstacle_program(jax.random.key(0), config)
+def test_default_gail_keeps_away_from_the_ending_the_demos_never_show():
+    rates = obstacle_program(jax.random.key(0), GAILConfig(ppo=GOAL_PPO))
     assert at_least_half_reach(rates, 0.9), rates

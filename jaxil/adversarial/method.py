@@ -45,6 +45,9 @@ class AdversarialMethod(NamedTuple):
         absorbing_default: whether the absorbing state is on when the config leaves
             `absorbing_state` unset (`None`); a method with `extras` or an `Extension` is
             always off then.
+        per_terminal_default: whether, with the absorbing state on, there is one per
+            terminal observation when the config leaves `absorbing_per_terminal` unset
+            (`None`).
     """
 
     name: str
@@ -58,6 +61,7 @@ class AdversarialMethod(NamedTuple):
     network: NetworkFactory | None = None
     extras: Callable[[Transition], Any] | None = None
     absorbing_default: bool = True
+    per_terminal_default: bool = False
 
 
 class AdversarialConfig(eqx.Module):
@@ -74,7 +78,8 @@ class AdversarialConfig(eqx.Module):
             `"interpolate"` (on expert-policy interpolates, centred on `gp_target`) or
             `"none"`.
         absorbing_state: DAC-style absorbing state after terminal steps, never after
-            time-outs (see `jaxil.adversarial.inputs`): its reward `r_abs` is learned and
+            time-outs (see `jaxil.adversarial.inputs`; one shared by every termination
+            unless `absorbing_per_terminal`): its reward `r_abs` is learned and
             every relabelled reward is centred on it (`r - r_abs`), so a termination pays
             what the discriminator says the absorbing state is worth against the states it
             cuts off, but never more than a state it cannot tell from the expert's (its
@@ -90,8 +95,11 @@ class AdversarialConfig(eqx.Module):
             the demos show (a goal) apart from one they never do (an obstacle). Rewards
             are then centred on the divergence's neutral reward, and a terminal step adds
             `gamma / (1 - gamma)` times its absorbing state's reward (capped at the neutral
-            one) less that centre: the value of staying absorbed. Off by default; measured
-            in `benchmarks/RESULTS.md`, "Two kinds of ending".
+            one) less that centre: the value of staying absorbed. `None` (the default)
+            follows the method (`AdversarialMethod.per_terminal_default`, see
+            `resolve_absorbing`): on for GAIL and f-GAIL (when the absorbing state is on),
+            off for AIRL, GAIfO and LS-GAIL, which were measured worse with it or not yet.
+            Measured in `benchmarks/RESULTS.md`, "Two kinds of ending".
         allow_variable_horizon: accept demos with early terminations for a signed reward
             without an absorbing state (the bias is then the user's choice).
         replay_rollouts: if `> 0`, policy samples for the discriminator come from a replay
@@ -134,7 +142,7 @@ class AdversarialConfig(eqx.Module):
     disc_steps: int = eqx.field(static=True, default=1)
     gradient_penalty: str = eqx.field(static=True, default="expert")
     absorbing_state: bool | None = eqx.field(static=True, default=None)
-    absorbing_per_terminal: bool = eqx.field(static=True, default=False)
+    absorbing_per_terminal: bool | None = eqx.field(static=True, default=None)
     allow_variable_horizon: bool = eqx.field(static=True, default=False)
     replay_rollouts: int = eqx.field(static=True, default=0)
     bc_steps: int = eqx.field(static=True, default=0)
@@ -169,13 +177,18 @@ def absorbing_weight(config: AdversarialConfig, gamma: Array | float) -> Array |
 
 def resolve_absorbing(method: AdversarialMethod, config: AdversarialConfig,
                       extended: bool = False) -> AdversarialConfig:
-    """`config` with `absorbing_state` decided: as the user set it, or, when it is `None`,
-    `method.absorbing_default` for a method without extra inputs (`extras`) or an
-    `Extension` (`extended`), off otherwise."""
-    if config.absorbing_state is not None:
-        return config
-    on = method.absorbing_default and method.extras is None and not extended
-    return dataclasses.replace(config, absorbing_state=on)
+    """`config` with `absorbing_state` and `absorbing_per_terminal` decided: as the user set
+    them, or, where `None`: the absorbing state `method.absorbing_default` for a method
+    without extra inputs (`extras`) or an `Extension` (`extended`), off otherwise; one
+    absorbing state per terminal observation `method.per_terminal_default` where the
+    absorbing state is on, off otherwise."""
+    on = config.absorbing_state
+    if on is None:
+        on = method.absorbing_default and method.extras is None and not extended
+    per_terminal = config.absorbing_per_terminal
+    if per_terminal is None:
+        per_terminal = method.per_terminal_default and on
+    return dataclasses.replace(config, absorbing_state=on, absorbing_per_terminal=per_terminal)
 
 
 def check_method(method: AdversarialMethod, config: AdversarialConfig) -> None:

@@ -13,7 +13,9 @@ reward mapping. `adversarial` turns one into an `Algorithm` whose
    `r = clip(mapping(logits))`;
    with the absorbing-state option, centred on the absorbing state's reward,
    `r - r_abs` (`centre_on_absorbing`: the same optimal policy as staying absorbed
-   forever after a termination, without a lump at the terminal step);
+   forever after a termination, without a lump at the terminal step), or, with one
+   absorbing state per terminal observation, centred on the neutral reward with the value
+   of the terminal step's own absorbing state added there (`absorbing_lumps`);
 3. take `disc_steps` discriminator steps (`steps.train_discriminator`), each on a slice
    of the expert batch against as many policy samples (`steps.policy_samples`: from this
    rollout, or from a replay of recent rollouts), with an optional gradient penalty;

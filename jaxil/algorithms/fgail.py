@@ -43,7 +43,8 @@ def fgail_method(config: FGAILConfig) -> AdversarialMethod:
     div = get_divergence(config.divergence)
     return AdversarialMethod(f"f-GAIL ({div.name})", config.inputs, gail_logits,
                              divergence_reward(div), divergence=div,
-                             config_path="FGAILConfig.adversarial")
+                             config_path="FGAILConfig.adversarial",
+                             per_terminal_default=True)
 
 
 def fgail(env: Env, config: FGAILConfig | None = None) -> Algorithm:

@@ -50,7 +50,7 @@ def gail_logits(net: DiscriminatorNet, x: DiscInputs, log_prob: Array, gamma: Ar
 def gail_method(config: GAILConfig) -> AdversarialMethod:
     """GAIL as an `AdversarialMethod`: `g(s, a)`, cross-entropy loss, `config.reward`."""
     return AdversarialMethod("GAIL", "sa", gail_logits, gail_reward(config.reward),
-                             config_path="GAILConfig.adversarial")
+                             config_path="GAILConfig.adversarial", per_terminal_default=True)
 
 
 def gail(env: Env, config: GAILConfig | None = None) -> Algorithm:
