@@ -2,10 +2,10 @@
 setting at its default (the absorbing state is on by default for these methods): GAIL,
 AIRL and GAIfO learn cartpole from the fixture expert acting at random 40% of the time,
 which drops the pole in half of its 10 demonstrated episodes; f-GAIL's default (JS)
-relabels and trains as GAIL does, up to constants; where the expert ends its episodes
-on purpose, at a goal, GAIL's imitator ends them there too (no survival bias); and where
-an episode can also end in a failure the demos never show, GAIL (one absorbing state per
-terminal observation, its default) keeps away from it."""
+relabels and trains as GAIL does, up to constants; and where the expert ends its episodes
+on purpose, at a goal, GAIL's imitator ends them there too (no survival bias), and keeps
+away from the failure the task also ends in and the demos never show (one absorbing state
+per terminal observation, GAIL's default)."""
 
 import math
 
@@ -39,7 +39,7 @@ from jaxil.algorithms import (
 )
 from jaxil.algorithms.fgail import fgail_method
 from jaxil.algorithms.gail import gail_method
-from jaxil.envs.navigation import Layout, scripted_expert, success
+from jaxil.envs.navigation import scripted_expert, success
 from jaxil.networks import PolicyArch, make_actor_policy
 from jaxil.rl import PPOConfig
 from jaxil.types import Discrete, EnvSpec, Transition
@@ -139,11 +139,10 @@ def test_default_config_learns_from_demos_that_end_early(name, cartpole_expert,
     assert at_least_half_reach(scores, 0.9), scores
 
 
-# The goal task of `benchmarks/episode_ends.py`: `obstacle_nav` with the obstacle out of
-# reach, so arriving at the goal is the only way an episode ends; the scripted expert
-# arrives after about 20 of the 50 steps allowed. A survival bias (a reward that pays for
-# staying) would keep the imitator away from the goal until the time limit.
-GOAL_LAYOUT = Layout(obstacle=(0.0, 1.5), obstacle_radius=0.1)
+# The tasks of `benchmarks/episode_ends.py` whose episodes end at a goal: `obstacle_nav`,
+# where the scripted expert arrives after about 20 of the 50 steps allowed. A survival bias
+# (a reward that pays for staying) would keep the imitator away from the goal until the
+# time limit.
 GOAL_PPO = PPOConfig(num_envs=16, rollout_length=64, num_epochs=4, num_minibatches=4,
                      learning_rate=1e-3, entropy_coef=0.0, deterministic_policy=True)
 
@@ -154,27 +153,6 @@ def goal_success(env, algo, states) -> list[float]:
     return [float(jnp.mean(success(jaxil.rollout_episodes(env, policy, jax.random.key(123), 32),
                                    env.unwrapped.layout)))
             for policy in seed_policies(algo, states)]
-
-
-# The margin: this exact program (8 seeds of key k by `jaxil.sweep`, 150 updates, every
-# adversarial setting at its default) over keys k = 0-15: with one absorbing state per
-# terminal observation (GAIL's default since session 15) 127 of 128 seeds ended at least 90%
-# of their 32 episodes at the goal, 7-8 of 8 per key where the test asks 4 (runs key 0: 8
-# of 8); with the shared one 116 (6-8 per key). The same program with AIRL, keys 0-3:
-# 30 of 32 (7-8 per key); with GAIfO: 22 of 32 (4-7 per key), too thin a margin to test.
-# With the discriminator's defaults before 2026-12-05 (tanh, the demos' input statistics
-# fixed, Adam at 1e-3), 1 seed of 8 did on `benchmarks/episode_ends.py`'s goal task.
-@pytest.mark.slow
-def test_default_gail_ends_its_episodes_at_the_goal_as_the_demos_do():
-    env = jaxil.envs.make("obstacle_nav", layout=GOAL_LAYOUT)
-    demos = jaxil.data.collect(env, scripted_expert(layout=GOAL_LAYOUT), jax.random.key(7), 10)
-    assert bool(np.all(np.asarray(demos.lengths) < 30))  # every demo ends at the goal early
-    algo = gail(env, GAILConfig(ppo=GOAL_PPO))
-    states, metrics = train_seeds(algo, jax.random.key(0), jaxil.data.as_transitions(demos),
-                                  150, SEEDS)
-    assert all_finite(metrics)
-    rates = goal_success(env, algo, states)
-    assert at_least_half_reach(rates, 0.9), rates
 
 
 def obstacle_program(key, config: GAILConfig):
@@ -191,7 +169,12 @@ def obstacle_program(key, config: GAILConfig):
     return goal_success(env, algo, states)
 
 
-# An episode of `obstacle_nav` also ends in the obstacle, which the demos never do. With
+# Where ending early is what the expert does, the imitator ends early too, at the goal, and
+# not at the other ending the task has, which the demos never show: an episode of
+# `obstacle_nav` also ends in the obstacle. (This test replaced one on the same task with
+# the obstacle out of reach, the goal the only ending: with GAIL's defaults 127 of 128 seeds
+# over keys 0-15 reached the goal there, and this task asks the same and more;
+# `benchmarks/RESULTS.md`, "Two kinds of ending".) With
 # one shared absorbing state for every termination (GAIL's default before session 15),
 # GAIL prices that ending as the demos' own and learns to end there: `python
 # benchmarks/episode_ends.py --demos obstacle --methods gail --episode-ends
