@@ -157,9 +157,10 @@ class LearnedReward(eqx.Module):
         d = self.discriminator
         lead = tr.terminated.ndim
         flat = jax.tree.map(lambda a: jnp.reshape(a, (-1,) + a.shape[lead:]), tr)
-        rewards = jnp.reshape(jax.vmap(self._reward)(d.features(flat)), tr.terminated.shape)
+        x = d.features(flat)
+        rewards = jnp.reshape(jax.vmap(self._reward)(x), tr.terminated.shape)
         if d.absorbing and d.per_terminal:
-            absorbed = jnp.reshape(jax.vmap(self._reward)(absorbing_inputs(d.features(flat))),
+            absorbed = jnp.reshape(jax.vmap(self._reward)(absorbing_inputs(x)),
                                    tr.terminated.shape)
             rewards = absorbing_lumps(rewards, absorbed, tr.terminated, 0.0, gamma)
         elif d.absorbing:

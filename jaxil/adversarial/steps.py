@@ -67,6 +67,13 @@ def clipped_reward(method: AdversarialMethod, config: AdversarialConfig,
     return jnp.clip(method.reward.fn(logits), -config.reward_clip, config.reward_clip)
 
 
+def capped_absorbing_reward(method: AdversarialMethod, config: AdversarialConfig,
+                            logits: Array) -> Array:
+    """The clipped reward of absorbing-state `logits[...]` capped at the divergence's
+    `neutral_logit` (see `relabel`)."""
+    return clipped_reward(method, config, jnp.minimum(logits, method.divergence.neutral_logit))
+
+
 def relabel(method: AdversarialMethod, config: AdversarialConfig, disc: Discriminator,
             policy: ActorPolicy, tr: Transition, gamma: Array | float,
             log_probs: Array | None = None) -> Array:
@@ -89,19 +96,19 @@ def relabel(method: AdversarialMethod, config: AdversarialConfig, disc: Discrimi
     logits = batch_logits(method, disc.net, x, policy_log_probs(method, policy, flat, known),
                           gamma)
     rewards = jnp.reshape(clipped_reward(method, config, logits), tr.terminated.shape)
-    neutral = jnp.asarray(method.divergence.neutral_logit, jnp.float32)
     if config.absorbing_state and config.absorbing_per_terminal:
         absorbing = batch_logits(method, disc.net, absorbing_inputs(x), jnp.zeros_like(logits),
                                  gamma)
-        absorbed = clipped_reward(method, config, jnp.minimum(absorbing, neutral))
-        rewards = absorbing_lumps(rewards, jnp.reshape(absorbed, tr.terminated.shape),
-                                  tr.terminated, clipped_reward(method, config, neutral), gamma)
+        neutral = jnp.asarray(method.divergence.neutral_logit, jnp.float32)
+        rewards = absorbing_lumps(
+            rewards, jnp.reshape(capped_absorbing_reward(method, config, absorbing),
+                                 tr.terminated.shape),
+            tr.terminated, clipped_reward(method, config, neutral), gamma)
     elif config.absorbing_state:
         absorbing_logit = method.logits(disc.net, disc.absorbing_features(), jnp.zeros(()),
                                         gamma)
-        absorbed = clipped_reward(method, config, jnp.minimum(
-            absorbing_logit, method.divergence.neutral_logit))
-        rewards = centre_on_absorbing(rewards, absorbed)
+        rewards = centre_on_absorbing(
+            rewards, capped_absorbing_reward(method, config, absorbing_logit))
     return rewards
 
 
