@@ -7,10 +7,12 @@ method and demo set) and prints one JSON object per run: the expert-normalised r
 each seed's deterministic policy over 32 episodes (cartpole) or the goal task's success
 rate and episode length. Settings (`--episode-ends`):
 
-- `absorbing` (the default of AIRL and GAIfO; of GAIL and f-GAIL until session 15): one
+- `absorbing` (the default of AIRL; of GAIL and f-GAIL until session 15, of GAIfO until
+  session 16): one
   shared DAC absorbing state, rewards centred on its reward
   (`jaxil.adversarial.rewards.centre_on_absorbing`);
-- `absorbing_per_terminal` (the default of GAIL and f-GAIL since session 15): one
+- `absorbing_per_terminal` (the default of GAIL and f-GAIL since session 15, of GAIfO
+  since session 16): one
   absorbing state per terminal observation (`AdversarialConfig.absorbing_per_terminal`),
   rewards centred on the neutral reward and a terminal step paid the value of its
   absorbing state (`jaxil.adversarial.rewards.absorbing_lumps`);

@@ -72,10 +72,12 @@ def test_update_compiles_once_and_ignores_the_expert_actions(cartpole_demos):
 
 
 # The margin (every adversarial setting at its default): this exact program (8 seeds of
-# key k, `train_seeds`) over keys k = 0-7 with the discriminator's defaults of 2026-12-05
-# (relu, running input statistics, Adam at 5e-4): 63 of 64 seeds scored >= 0.9 (the other
-# 0.884), per key 7-8 of 8 where the test asks 4. With the earlier defaults, keys 0-15: 120
-# of 128 (per key 6-8). Runs key 0 (8 of 8).
+# key k, `train_seeds`) over keys k = 0-7, with one absorbing state per terminal
+# observation (GAIfO's default since session 16): 64 of 64 seeds scored >= 0.9 (8 per key
+# where the test asks 4). With the shared absorbing state and the discriminator's defaults
+# of 2026-12-05 (relu, running input statistics, Adam at 5e-4): 63 of 64 (the other
+# 0.884); with the earlier defaults, keys 0-15: 120 of 128 (per key 6-8). Runs key 0 (8 of
+# 8).
 @pytest.mark.slow
 def test_gaifo_learns_cartpole_from_states_only(cartpole_expert, state_only_demos):
     env, _, expert_return = cartpole_expert

@@ -97,8 +97,9 @@ class AdversarialConfig(eqx.Module):
             `gamma / (1 - gamma)` times its absorbing state's reward (capped at the neutral
             one) less that centre: the value of staying absorbed. `None` (the default)
             follows the method (`AdversarialMethod.per_terminal_default`, see
-            `resolve_absorbing`): on for GAIL and f-GAIL (when the absorbing state is on),
-            off for AIRL, GAIfO and LS-GAIL, which were measured worse with it or not yet.
+            `resolve_absorbing`): on for GAIL, f-GAIL and GAIfO (when the absorbing state
+            is on), off for AIRL and LS-GAIL, which were measured worse with it or not
+            yet.
             Measured in `benchmarks/RESULTS.md`, "Two kinds of ending".
         allow_variable_horizon: accept demos with early terminations for a signed reward
             without an absorbing state (the bias is then the user's choice).

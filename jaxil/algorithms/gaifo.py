@@ -34,7 +34,7 @@ class GAIfOConfig(eqx.Module):
 def gaifo_method(config: GAIfOConfig) -> AdversarialMethod:
     """GAIfO as an `AdversarialMethod`: `g(s, s')`, cross-entropy loss, `config.reward`."""
     return AdversarialMethod("GAIfO", "ss", gail_logits, gail_reward(config.reward),
-                             config_path="GAIfOConfig.adversarial")
+                             config_path="GAIfOConfig.adversarial", per_terminal_default=True)
 
 
 def gaifo(env: Env, config: GAIfOConfig | None = None) -> Algorithm:
