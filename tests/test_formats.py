@@ -551,7 +551,9 @@ def test_unknown_files_and_folders_name_the_path_and_the_formats_tried(tmp_path)
     with pytest.raises(ValueError, match=f"{tmp_path / 'other.h5'}: .*tried jaxil"):
         load(tmp_path / "other.h5")
     np.savez(tmp_path / "other.npz", x=np.ones(3))
-    with pytest.raises(ValueError, match="not a jaxil demos file.*tried jaxil, imitation"):
+    # a user's own arrays are told how to make a demos file of them
+    with pytest.raises(ValueError, match="not a jaxil demos file.*tried jaxil, imitation.*"
+                                         r"jaxil\.data\.make_demos\(obs, actions"):
         load(tmp_path / "other.npz")
     with pytest.raises(ValueError, match="format: expected one of"):
         load(tmp_path / "other.npz", format="rlds")

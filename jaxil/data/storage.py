@@ -175,7 +175,9 @@ def load_with_metadata(path: str | os.PathLike, spec: EnvSpec | None = None,
         except ValueError as err:
             if isinstance(err.__cause__, _NotDemos):
                 raise ValueError(f"{err}; nor a file of another format jaxil reads (tried "
-                                 f"{', '.join(formats.READABLE)})") from err
+                                 f"{', '.join(formats.READABLE)}); for arrays of your own, "
+                                 f"build demos with jaxil.data.make_demos(obs, actions, "
+                                 f"...) and write them with jaxil.data.save") from err
             raise
     if formats.resolve(path, format) != "jaxil":
         return formats.read(path, format, spec, max_episode_steps=max_episode_steps)
