@@ -8,14 +8,13 @@ each seed's deterministic policy over 32 episodes (cartpole) or the goal task's 
 rate and episode length. Settings (`--episode-ends`):
 
 - `absorbing` (the default of AIRL; of GAIL and f-GAIL until session 15, of GAIfO until
-  session 16): one
-  shared DAC absorbing state, rewards centred on its reward
+  session 16): one shared DAC absorbing state, rewards centred on its reward
   (`jaxil.adversarial.rewards.centre_on_absorbing`);
 - `absorbing_per_terminal` (the default of GAIL and f-GAIL since session 15, of GAIfO
-  since session 16): one
-  absorbing state per terminal observation (`AdversarialConfig.absorbing_per_terminal`),
-  rewards centred on the neutral reward and a terminal step paid the value of its
-  absorbing state (`jaxil.adversarial.rewards.absorbing_lumps`);
+  since session 16): one absorbing state per terminal observation
+  (`AdversarialConfig.absorbing_per_terminal`), rewards centred on the neutral reward and
+  a terminal step paid the value of its absorbing state
+  (`jaxil.adversarial.rewards.absorbing_lumps`);
 - `variable_horizon`: no absorbing state, `allow_variable_horizon=True` (the survival
   bias of a positive reward, kept on purpose).
 

@@ -176,9 +176,9 @@ def obstacle_program(key, config: GAILConfig):
 # `obstacle_nav` also ends in the obstacle. (This test replaced one on the same task with
 # the obstacle out of reach, the goal the only ending: with GAIL's defaults 127 of 128 seeds
 # over keys 0-15 reached the goal there, and this task asks the same and more;
-# `benchmarks/RESULTS.md`, "Two kinds of ending".) With
-# one shared absorbing state for every termination (GAIL's default before session 15),
-# GAIL prices that ending as the demos' own and learns to end there: `python
+# `benchmarks/RESULTS.md`, "Two kinds of ending".) With one shared absorbing state for
+# every termination (GAIL's default before session 15), GAIL prices that ending as the
+# demos' own and learns to end there: `python
 # benchmarks/episode_ends.py --demos obstacle --methods gail --episode-ends
 # absorbing,absorbing_per_terminal --seeds 8`: no seed of 8 reaches the goal, 6 end in the
 # obstacle; with one absorbing state per terminal observation (the default now) 7 of 8

@@ -99,8 +99,7 @@ class AdversarialConfig(eqx.Module):
             follows the method (`AdversarialMethod.per_terminal_default`, see
             `resolve_absorbing`): on for GAIL, f-GAIL and GAIfO (when the absorbing state
             is on), off for AIRL and LS-GAIL, which were measured worse with it or not
-            yet.
-            Measured in `benchmarks/RESULTS.md`, "Two kinds of ending".
+            yet. Measured in `benchmarks/RESULTS.md`, "Two kinds of ending".
         allow_variable_horizon: accept demos with early terminations for a signed reward
             without an absorbing state (the bias is then the user's choice).
         replay_rollouts: if `> 0`, policy samples for the discriminator come from a replay
