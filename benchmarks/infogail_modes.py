@@ -11,9 +11,13 @@ trajectories coloured by code (and GAIL's) goes to `--plot`.
     python benchmarks/infogail_modes.py [--seeds 3] [--updates 2500] [--plot PATH]
         [--uniform-code] [--methods infogail,gail] [--disc own|earlier|default]
         [--absorbing own|on|off|per_terminal] [--info-coef LAMBDA]
+        [--info-warmup-coef LAMBDA|none] [--discriminator js|wasserstein] [--bc-steps N]
 
 `--uniform-code`: InfoGAIL with a one-dimensional continuous code `c ~ U[-1, 1]`
 (`code_distribution="uniform"`), evaluated at `c = -1` and `c = +1` as its two "codes".
+`--discriminator wasserstein`: InfoGAIL with WAIL's critic and WGAN-GP's penalty
+(`wail_adversarial_config()`, with InfoGAIL's absorbing state unless `--absorbing` says
+otherwise). `--bc-steps`: InfoGAIL's BC warm start on the demos with random codes.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 import jaxil
 from jaxil.adversarial import AdversarialConfig, tanh_fixed_stats_config
 from jaxil.algorithms import GAILConfig, InfoGAILConfig, gail, infogail
+from jaxil.algorithms.wail import wail_adversarial_config
 from jaxil.envs import LatentCode
 from jaxil.envs import navigation as nav
 
@@ -71,11 +76,20 @@ def main() -> None:
     parser.add_argument("--absorbing", choices=("own", "on", "off", "per_terminal"),
                         default="own",
                         help="adversarial.absorbing_state of both methods (`own`: each "
-                             "method's default, on for GAIL and off for InfoGAIL; "
-                             "`per_terminal`: on, with absorbing_per_terminal=True)")
+                             "method's default, on for both, one state per terminal "
+                             "observation; `on`: on, one state for every termination; "
+                             "`per_terminal`: on, one state per terminal observation)")
     parser.add_argument("--info-coef", type=float, default=InfoGAILConfig().info_coef,
                         help="InfoGAILConfig.info_coef, the information reward's weight")
+    parser.add_argument("--info-warmup-coef", default=str(InfoGAILConfig().info_warmup_coef),
+                        help="InfoGAILConfig.info_warmup_coef, its weight in the warm-up "
+                             "(`none`: no warm-up)")
+    parser.add_argument("--discriminator", choices=("js", "wasserstein"), default="js",
+                        help="InfoGAILConfig.discriminator")
+    parser.add_argument("--bc-steps", type=int, default=0,
+                        help="InfoGAIL's adversarial.bc_steps (BC warm start)")
     args = parser.parse_args()
+    warmup = None if args.info_warmup_coef.lower() == "none" else float(args.info_warmup_coef)
 
     def adversarial(own: AdversarialConfig) -> dict:
         adv = {"own": own, "earlier": tanh_fixed_stats_config(),
@@ -85,7 +99,14 @@ def main() -> None:
                                       absorbing_per_terminal=args.absorbing == "per_terminal")
         return {"adversarial": adv}
 
-    adv = {**adversarial(InfoGAILConfig().adversarial), "info_coef": args.info_coef}
+    own = InfoGAILConfig().adversarial
+    if args.discriminator == "wasserstein":
+        own = dataclasses.replace(wail_adversarial_config(), absorbing_state=True,
+                                  absorbing_per_terminal=True)
+    adv = adversarial(own)
+    adv = {"adversarial": dataclasses.replace(adv["adversarial"], bc_steps=args.bc_steps),
+           "info_coef": args.info_coef, "info_warmup_coef": warmup,
+           "discriminator": args.discriminator}
     if args.uniform_code:
         config = InfoGAILConfig(num_codes=1, code_distribution="uniform", **adv)
         eval_envs = [LatentCode(jaxil.envs.make("obstacle_nav"), 1, code=(c,),
@@ -112,7 +133,8 @@ def main() -> None:
             record = {"benchmark": "infogail_modes", "method": name, "seed": seed,
                       "code_distribution": config.code_distribution,
                       "disc": args.disc, "absorbing": args.absorbing,
-                      "info_coef": args.info_coef,
+                      "info_coef": args.info_coef, "info_warmup_coef": warmup,
+                      "discriminator": args.discriminator, "bc_steps": args.bc_steps,
                       "updates": args.updates, "seconds": seconds}
             if name == "infogail":
                 codes = [_episodes(e, policy, jax.random.key(99)) for e in eval_envs]

@@ -198,8 +198,8 @@ def _value_kind(field: dataclasses.Field, default: Any) -> str | None:
     """Which `_KINDS` entry reads `field` (from its default, else its annotation)."""
     annotation = str(field.type)
     for kind, types in (("bool", bool), ("int", int), ("float", float), ("str", str)):
-        if type(default) is types:
-            return kind
+        if type(default) is types:  # `none` too where the field may be None
+            return f"{kind}?" if "None" in annotation and f"{kind}?" in _KINDS else kind
     ints = annotation.startswith("tuple[int")
     if isinstance(default, tuple) and (ints or (default and all(
             type(v) is int for v in default))):

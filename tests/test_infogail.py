@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import jaxil
 from jaxil.algorithms import ALGORITHMS, InfoGAILConfig, infogail
-from jaxil.algorithms.infogail import POSTERIOR_METRICS, Posterior, info_extension
+from jaxil.algorithms.infogail import POSTERIOR_METRICS, Posterior, info_extension, info_weight
 from jaxil.cli import app
 from jaxil.envs import LatentCode, navigation
 from jaxil.envs.wrappers import strip_code
@@ -55,8 +55,8 @@ def test_latent_code_is_drawn_per_episode_and_kept_within_it():
 
 def test_posterior_loss_and_information_reward_by_hand():
     env = jaxil.envs.make("cartpole")
-    ext = info_extension(env.spec, InfoGAILConfig(num_codes=2, info_coef=0.5,
-                                                  posterior_hidden_sizes=(4,)))
+    config = InfoGAILConfig(num_codes=2, info_coef=0.5, posterior_hidden_sizes=(4,))
+    ext = info_extension(env.spec, config)
     state = ext.init(jax.random.key(0))
     obs = jax.random.normal(jax.random.key(1), (3, 2, 4))
     code = jnp.array([[0, 1], [1, 1], [0, 0]])
@@ -68,10 +68,20 @@ def test_posterior_loss_and_information_reward_by_hand():
     q = state.posterior
     logits = jax.vmap(jax.vmap(q))(obs, action)
     log_q = jnp.take_along_axis(jax.nn.log_softmax(logits), code[..., None], -1)[..., 0]
-    # the reward uses Q before its step: 0.5 * (log Q(c | s, a) + log 2)
-    np.testing.assert_allclose(reward, 0.5 * (log_q + jnp.log(2.0)), rtol=1e-5, atol=1e-6)
+    # the reward uses Q before its step: 3 * (log Q(c | s, a) + log 2), the warm-up weight
+    np.testing.assert_allclose(reward, 3.0 * (log_q + jnp.log(2.0)), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(metrics["posterior_loss"], -log_q.mean(), rtol=1e-5)
-    assert set(metrics) == set(POSTERIOR_METRICS)
+    assert set(metrics) == set(POSTERIOR_METRICS) and metrics["info_weight"] == 3.0
+    assert int(new.updates) == 1
+    # the weight: 3 for 600 updates, then linearly to info_coef = 0.5 by update 1200
+    weights = [float(info_weight(config, jnp.asarray(t))) for t in (0, 600, 900, 1200, 9999)]
+    np.testing.assert_allclose(weights, [3.0, 3.0, 1.75, 0.5, 0.5], rtol=1e-6)
+    late = state._replace(updates=jnp.asarray(1200, jnp.int32))  # Q as before its step
+    np.testing.assert_allclose(ext.step(late, tr, jax.random.key(2))[1],
+                               0.5 * (log_q + jnp.log(2.0)), rtol=1e-5, atol=1e-6)
+    for bad in ({"info_warmup_updates": -1}, {"info_decay_updates": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            InfoGAILConfig(**bad)
     # a step of maximum likelihood makes the codes likelier
     _, _, after = ext.step(new, tr, jax.random.key(3))
     assert after["posterior_loss"] < metrics["posterior_loss"]
@@ -95,8 +105,27 @@ def test_update_compiles_once_on_the_shared_loop(cartpole_demos):
     assert ALGORITHMS["infogail"].config is InfoGAILConfig
     with pytest.raises(ValueError, match="num_codes"):
         InfoGAILConfig(num_codes=1)
-    with pytest.raises(ValueError, match="BC warm start"):
-        infogail(env, InfoGAILConfig(adversarial=TINY_ADV.__class__(bc_steps=5)))
+    for bad in ({"num_codes": 1}, {"discriminator": "gan"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            InfoGAILConfig(**bad)
+
+
+def test_bc_warm_start_on_demos_with_random_codes(cartpole_demos):
+    env = jaxil.envs.make("cartpole")
+    ext = info_extension(env.spec, TINY)
+    coded = ext.acting_demos(cartpole_demos, jax.random.key(0))
+    np.testing.assert_array_equal(coded.obs[:, :4], cartpole_demos.obs)
+    np.testing.assert_array_equal(coded.next_obs[:, :4], cartpole_demos.next_obs)
+    codes = strip_code(coded.obs, 3)[1]  # one-hot, one code per sample, every code drawn
+    assert coded.obs.shape[1] == 4 + 3 and coded.obs[:, 4:].sum(-1).tolist() == [1] * len(codes)
+    assert set(np.unique(codes).tolist()) == {0, 1, 2}
+    np.testing.assert_array_equal(strip_code(coded.next_obs, 3)[1], codes)
+    # the warm-started policy imitates the demos whatever its code; without it, chance
+    warm = dataclasses.replace(TINY, adversarial=dataclasses.replace(TINY_ADV, bc_steps=200))
+    losses = [jaxil.algorithms.bc_loss(infogail(env, c).init(jax.random.key(1), cartpole_demos)
+                                       .learner.policy, coded.obs, coded.action)[0]
+              for c in (TINY, warm)]
+    assert losses[0] > 0.6 and losses[1] < 0.6 * losses[0], losses  # chance: log 2 = 0.69
 
 
 def test_cli_trains_infogail_and_evaluates_one_code(tmp_path):
@@ -106,7 +135,9 @@ def test_cli_trains_infogail_and_evaluates_one_code(tmp_path):
     done = run_jaxil("train", "infogail", "--env", "obstacle_nav", "--demos", "d.npz",
                      "--out", "p.eqx", "--updates", 2, "--batch-size", 16,
                      "--set", "ppo.num_envs=4", "--set", "ppo.rollout_length=8",
-                     "--set", "num_codes=2", cwd=tmp_path)
+                     "--set", "num_codes=2", "--set", "discriminator=wasserstein",
+                     "--set", "info_warmup_coef=none", "--set", "adversarial.bc_steps=5",
+                     cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     ok = run_jaxil("eval", "p.eqx", "--env", "obstacle_nav", "--code", 1, "--episodes", 2,
                    "--json", cwd=tmp_path)
@@ -161,7 +192,7 @@ def test_a_uniform_code_its_gaussian_posterior_and_reward_by_hand(cartpole_demos
         InfoGAILConfig(code_distribution="gaussian")
 
     config = InfoGAILConfig(num_codes=2, code_distribution="uniform", info_coef=0.5,
-                            posterior_hidden_sizes=(4,))
+                            info_warmup_coef=None, posterior_hidden_sizes=(4,))
     ext = info_extension(env.spec, config)
     post = ext.init(jax.random.key(2))
     obs = jax.random.normal(jax.random.key(3), (3, 2, 4))
@@ -177,7 +208,7 @@ def test_a_uniform_code_its_gaussian_posterior_and_reward_by_hand(cartpole_demos
     np.testing.assert_allclose(jnp.exp(q.log_std), [std, std], rtol=1e-6)
     log_q = np.sum(-0.5 * ((code - mean) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi),
                    axis=-1)
-    # 0.5 * (log Q(c | s, a) + H(c)), H(c) = 2 log 2 for Uniform([-1, 1]^2)
+    # 0.5 * (log Q(c | s, a) + H(c)), H(c) = 2 log 2 for Uniform([-1, 1]^2), no warm-up
     np.testing.assert_allclose(reward, 0.5 * (log_q + 2 * np.log(2.0)), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(metrics["posterior_loss"], -log_q.mean(), rtol=1e-5)
     np.testing.assert_allclose(metrics["posterior_accuracy"],

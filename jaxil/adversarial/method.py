@@ -86,8 +86,9 @@ class AdversarialConfig(eqx.Module):
             logit is capped at the divergence's `neutral_logit`). `None` (the default)
             follows the method (`AdversarialMethod.absorbing_default`, see
             `resolve_absorbing`): on for GAIL, AIRL, GAIfO, f-GAIL and LS-GAIL, so their
-            default configs learn from demos whose episodes end early; off for WAIL,
-            InfoGAIL and MAGAIL. Measured in
+            default configs learn from demos whose episodes end early; off for WAIL
+            and MAGAIL, and for methods with an `Extension` unless their config sets it
+            (`InfoGAILConfig` does, one state per terminal observation). Measured in
             `benchmarks/RESULTS.md`, "Adversarial imitation at episode ends".
         absorbing_per_terminal: with the absorbing state, one absorbing state per terminal
             observation (its features are the terminal observation's, indicator set)

@@ -105,6 +105,9 @@ class Extension(NamedTuple):
             metrics)`: trains the extension's networks on the rollout and returns rewards
             added to the discriminator's.
         metrics: the names of `step`'s metrics.
+        acting_demos: `acting_demos(demos[M], key) -> demos[M]`, the demos with the
+            observations the acting policy sees (InfoGAIL: a random code appended to each),
+            for the BC warm start (`AdversarialConfig.bc_steps`); `None`: no warm start.
     """
 
     acting_env: Callable[[Env], Env]
@@ -112,6 +115,7 @@ class Extension(NamedTuple):
     init: Callable[[PRNGKey], Any]
     step: Callable[[Any, Transition, PRNGKey], tuple[Any, Array, Metrics]]
     metrics: tuple[str, ...] = ()
+    acting_demos: Callable[[Transition, PRNGKey], Transition] | None = None
 
 
 class AdversarialState(NamedTuple):
@@ -211,10 +215,14 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
     spec = env.spec
     acting = env
     if extension is not None:
-        if method.uses_log_prob or config.bc_steps > 0:
+        if method.uses_log_prob:
             raise ValueError(f"{method.config_path}: an extended method's policy acts on "
-                             "other observations than the demos' (no BC warm start, no "
-                             "log-probability logits)")
+                             "other observations than the demos' (no log-probability "
+                             "logits)")
+        if config.bc_steps > 0 and extension.acting_demos is None:
+            raise ValueError(f"{method.config_path}.bc_steps: this method's policy acts on "
+                             "other observations than the demos' and it gives no way to "
+                             "map the demos to them (no BC warm start)")
         acting = extension.acting_env(env)
     check_config(acting.spec, ppo_config)
     venv = vectorize(acting, ppo_config.num_envs)
@@ -244,7 +252,11 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             if demos is None:
                 raise ValueError(f"{method.config_path}.bc_steps: a BC warm start needs "
                                  "demos; pass them to jaxil.train")
-            policy = bc_warm_start(learner.policy, demos, bc_key, config.bc_steps,
+            bc_demos = demos
+            if extension is not None:  # the demos as the acting policy sees them
+                bc_key, view_key = jax.random.split(bc_key)
+                bc_demos = extension.acting_demos(demos, view_key)
+            policy = bc_warm_start(learner.policy, bc_demos, bc_key, config.bc_steps,
                                    config.bc_batch_size, config.bc_learning_rate)
             learner = learner._replace(policy=policy)
         replay = None

@@ -31,6 +31,7 @@ from jaxil.algorithms.fgail import FGAILConfig, fgail
 from jaxil.algorithms.gaifo import GAIfOConfig, gaifo
 from jaxil.algorithms.gail import GAILConfig, gail
 from jaxil.algorithms.gcl import GCLConfig, gcl
+from jaxil.algorithms.infogail import DISCRIMINATORS as INFOGAIL_DISCRIMINATORS
 from jaxil.algorithms.infogail import InfoGAILConfig, infogail
 from jaxil.algorithms.infogail import acting_env as infogail_acting_env
 from jaxil.algorithms.lsgail import LSGAILConfig, lsgail
@@ -39,6 +40,7 @@ from jaxil.algorithms.maxent_irl import OPTIMIZERS, MaxEntIRLConfig, maxent_irl
 from jaxil.algorithms.multiagent_bc import multiagent_bc
 from jaxil.algorithms.mwal import MWALConfig, mwal
 from jaxil.algorithms.wail import WAILConfig, wail
+from jaxil.envs.wrappers import CODE_DISTRIBUTIONS
 from jaxil.networks.mlp import ACTIVATIONS
 from jaxil.networks.normalizer import OBS_NORMALIZATIONS
 from jaxil.networks.policy import policy_kinds
@@ -129,6 +131,8 @@ _CHOICES: dict[tuple[type | None, str], Callable[[], Sequence[str]]] = {
     (None, "obs_normalization"): lambda: OBS_NORMALIZATIONS,
     (GAILConfig, "reward"): lambda: tuple(GAIL_REWARDS),
     (InfoGAILConfig, "reward"): lambda: tuple(GAIL_REWARDS),
+    (InfoGAILConfig, "code_distribution"): lambda: CODE_DISTRIBUTIONS,
+    (InfoGAILConfig, "discriminator"): lambda: INFOGAIL_DISCRIMINATORS,
     (MAGAILConfig, "reward"): lambda: tuple(GAIL_REWARDS),
     (MAGAILConfig, "prior"): lambda: PRIORS,
     (GAIfOConfig, "reward"): lambda: tuple(GAIL_REWARDS),
@@ -154,7 +158,8 @@ POSITIVE_FLOATS = frozenset({
 UNIT_FLOATS = frozenset({"gamma", "gae_lambda", "beta", "beta_decay", "max_epsilon"})
 """Float fields that are probabilities or discounts, in `[0, 1]`."""
 
-ZERO_INTS = frozenset({"replay_rollouts", "bc_steps", "lr_decay_updates"})
+ZERO_INTS = frozenset({"replay_rollouts", "bc_steps", "lr_decay_updates",
+                       "info_warmup_updates"})
 """Integer fields where 0 means "off"; every other integer field (a size, count or
 number of steps) must be `>= 1`."""
 

@@ -52,6 +52,12 @@ class WAILConfig(eqx.Module):
 def wail(env: Env, config: WAILConfig | None = None) -> Algorithm:
     """WAIL on `env` as an `Algorithm` (see `jaxil.adversarial.adversarial`)."""
     config = WAILConfig() if config is None else config
-    method = AdversarialMethod("WAIL", "sa", gail_logits, CRITIC_REWARD, WASSERSTEIN,
-                               config_path="WAILConfig.adversarial", absorbing_default=False)
-    return adversarial(env, method, config.adversarial, config.ppo)
+    return adversarial(env, wail_method(), config.adversarial, config.ppo)
+
+
+def wail_method(name: str = "WAIL", config_path: str = "WAILConfig.adversarial"
+                ) -> AdversarialMethod:
+    """WAIL as an `AdversarialMethod`: the critic `g(s, a)`, its Wasserstein loss and the
+    reward `softplus(v)` (also InfoGAIL's Wasserstein discriminator)."""
+    return AdversarialMethod(name, "sa", gail_logits, CRITIC_REWARD, WASSERSTEIN,
+                             config_path=config_path, absorbing_default=False)

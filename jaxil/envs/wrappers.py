@@ -157,24 +157,18 @@ class LatentCode(Wrapper):
                                         observation_size=env.spec.observation_size + num_codes)
 
     def _with_code(self, state: EnvState, code: Array) -> EnvState:
-        if self.distribution == "categorical":
-            features = jax.nn.one_hot(code, self.num_codes, dtype=state.obs.dtype)
-        else:
-            features = code.astype(state.obs.dtype)
-        return state._replace(obs=jnp.concatenate([state.obs, features]),
+        return state._replace(obs=append_code(state.obs, code, self.num_codes,
+                                              self.distribution),
                               info={**state.info, "code": code})
 
     def reset(self, key: PRNGKey) -> EnvState:
         code_key, key = jax.random.split(key)
-        state = self.env.reset(key)
         if self.code is not None:
             dtype = jnp.int32 if self.distribution == "categorical" else jnp.float32
             code = jnp.asarray(self.code, dtype)
-        elif self.distribution == "categorical":
-            code = jax.random.randint(code_key, (), 0, self.num_codes, jnp.int32)
         else:
-            code = jax.random.uniform(code_key, (self.num_codes,), jnp.float32, -1.0, 1.0)
-        return self._with_code(state, code)
+            code = draw_codes(code_key, (), self.num_codes, self.distribution)
+        return self._with_code(self.env.reset(key), code)
 
     def step(self, state: EnvState, action: Array) -> EnvState:
         code = state.info["code"]
@@ -201,6 +195,27 @@ def _checked_code(code, num_codes: int, distribution: str):
         raise ValueError("code: expected values in [-1, 1] (a uniform code is drawn from "
                          f"U([-1, 1]^K)), got {code!r}")
     return values
+
+
+def draw_codes(key: PRNGKey, shape: tuple[int, ...], num_codes: int,
+               distribution: str = "categorical") -> Array:
+    """Codes of `LatentCode(env, num_codes, distribution=distribution)`: `[*shape]` int32
+    in `[0, K)` (categorical) or `[*shape, K]` float32 in `[-1, 1]` (uniform)."""
+    if distribution == "categorical":
+        return jax.random.randint(key, shape, 0, num_codes, jnp.int32)
+    return jax.random.uniform(key, (*shape, num_codes), jnp.float32, -1.0, 1.0)
+
+
+def append_code(obs: Array, code: Array, num_codes: int, distribution: str = "categorical"
+                ) -> Array:
+    """`[..., obs_size + K]`: `obs[..., obs_size]` with `code` appended as a `LatentCode`
+    observation has it (`[...]` int32 one-hot, or `[..., K]` as it is); `strip_code`'s
+    inverse."""
+    if distribution == "categorical":
+        features = jax.nn.one_hot(code, num_codes, dtype=obs.dtype)
+    else:
+        features = code.astype(obs.dtype)
+    return jnp.concatenate([obs, features], axis=-1)
 
 
 def strip_code(obs: Array, num_codes: int, distribution: str = "categorical"
