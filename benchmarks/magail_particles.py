@@ -19,7 +19,8 @@ adversarial methods sample, BC takes its mode) and with its mode (`normalised_mo
 
     python benchmarks/magail_particles.py [--envs mpe/simple_spread,...] [--demos 25,50,...]
         [--methods bc,independent,centralized,decentralized,mappo] [--seeds 3]
-        [--updates 1000] [--bc-updates 2000] [--expert mappo|scripted] [--plot PATH]
+        [--updates 1000] [--bc-updates 2000] [--bc-steps 0] [--expert mappo|scripted]
+        [--plot PATH]
 
 One JSON record per (env, method, demo count); a PNG of the curves goes to `--plot`.
 """
@@ -65,15 +66,19 @@ def magail_config(updates: int, num_envs: int = 16) -> MAGAILConfig:
         centralized_critic=True))
 
 
-def method(name: str, env, updates: int):
-    """The method called `name`: `bc`, `independent`, or a MAGAIL prior."""
+def method(name: str, env, updates: int, bc_steps: int = 0):
+    """The method called `name`: `bc`, `independent`, or a MAGAIL prior (the adversarial
+    ones BC-warm-started for `bc_steps` steps)."""
     if name == "bc":
         return multiagent_bc(env)
-    if name == "independent":
-        return independent_gail(env, magail_config(updates))
+    config = magail_config(updates)
     if name == "mappo":
-        return mappo(env, magail_config(updates).mappo)
-    return magail(env, dataclasses.replace(magail_config(updates), prior=name))
+        return mappo(env, config.mappo)
+    config = dataclasses.replace(config, adversarial=dataclasses.replace(
+        config.adversarial, bc_steps=bc_steps))
+    if name == "independent":
+        return independent_gail(env, config)
+    return magail(env, dataclasses.replace(config, prior=name))
 
 
 def random_policy(env) -> MultiAgentPolicy:
@@ -114,6 +119,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--updates", type=int, default=1_000)
     parser.add_argument("--bc-updates", type=int, default=2_000)
+    parser.add_argument("--bc-steps", type=int, default=0,
+                        help="the adversarial methods' BC warm start (adversarial.bc_steps)")
     parser.add_argument("--expert", default="mappo", choices=("mappo", "scripted"))
     parser.add_argument("--plot", default="runs/magail_particles.png")
     args = parser.parse_args()
@@ -134,7 +141,7 @@ def main() -> None:
             for count in [None] if name == "mappo" else counts:
                 data = None if count is None else jaxil.data.as_transitions(
                     jax.tree.map(lambda a, c=count: a[:c], demos))
-                algo = method(name, env, args.updates)
+                algo = method(name, env, args.updates, args.bc_steps)
                 updates = args.bc_updates if name == "bc" else args.updates
 
                 def run(key, env=env, algo=algo, data=data, updates=updates):
@@ -157,6 +164,7 @@ def main() -> None:
                     (count, float(scores.mean()), float(scores.min()), float(scores.max())))
                 emit({"benchmark": "magail_particles", "env": env_name, "method": name,
                       "demo_episodes": count, "updates": updates,
+                      "bc_steps": 0 if name in ("bc", "mappo") else args.bc_steps,
                       "env_steps": (0 if name == "bc" else
                                     updates * magail_config(updates).mappo.batch_size),
                       "seeds": args.seeds, "returns": [round(float(r), 2) for r in returns],
