@@ -23,8 +23,8 @@ at a goal also ends there, and neither dawdles nor ends in a failure.
 With `code_distribution="uniform"` the code is continuous, `c ~ Uniform([-1, 1]^K)`
 (appended as it is), `Q(c | s, a)` is a diagonal Gaussian with a state-dependent mean and
 a learned state-independent standard deviation, and `H(c) = K log 2`. The warm-up and the
-absorbing state were measured with a categorical code; a continuous one did better without
-them (`info_warmup_coef=None, adversarial=tanh_fixed_stats_config()`;
+absorbing state were measured with a categorical code; a continuous one does better
+without the absorbing state (`adversarial=tanh_fixed_stats_config()`, the warm-up kept;
 `benchmarks/RESULTS.md`, "A continuous code").
 
 The discriminator sees `(s, a)` only, as in GAIL, so each code is free to imitate one
