@@ -34,6 +34,7 @@ import numpy as np
 import jaxil
 from jaxil.adversarial import AdversarialConfig, tanh_fixed_stats_config
 from jaxil.algorithms import GAILConfig, InfoGAILConfig, gail, infogail
+from jaxil.algorithms.infogail import DISCRIMINATORS
 from jaxil.algorithms.wail import wail_adversarial_config
 from jaxil.envs import LatentCode
 from jaxil.envs import navigation as nav
@@ -84,7 +85,7 @@ def main() -> None:
     parser.add_argument("--info-warmup-coef", default=str(InfoGAILConfig().info_warmup_coef),
                         help="InfoGAILConfig.info_warmup_coef, its weight in the warm-up "
                              "(`none`: no warm-up)")
-    parser.add_argument("--discriminator", choices=("js", "wasserstein"), default="js",
+    parser.add_argument("--discriminator", choices=DISCRIMINATORS, default="js",
                         help="InfoGAILConfig.discriminator")
     parser.add_argument("--bc-steps", type=int, default=0,
                         help="InfoGAIL's adversarial.bc_steps (BC warm start)")
@@ -103,8 +104,8 @@ def main() -> None:
     if args.discriminator == "wasserstein":
         own = dataclasses.replace(wail_adversarial_config(), absorbing_state=True,
                                   absorbing_per_terminal=True)
-    adv = adversarial(own)
-    adv = {"adversarial": dataclasses.replace(adv["adversarial"], bc_steps=args.bc_steps),
+    adv = {"adversarial": dataclasses.replace(adversarial(own)["adversarial"],
+                                              bc_steps=args.bc_steps),
            "info_coef": args.info_coef, "info_warmup_coef": warmup,
            "discriminator": args.discriminator}
     if args.uniform_code:
