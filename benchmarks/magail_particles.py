@@ -20,7 +20,7 @@ adversarial methods sample, BC takes its mode) and with its mode (`normalised_mo
     python benchmarks/magail_particles.py [--envs mpe/simple_spread,...] [--demos 25,50,...]
         [--methods bc,independent,centralized,decentralized,mappo] [--seeds 3]
         [--updates 1000] [--bc-updates 2000] [--bc-steps 0] [--expert mappo|scripted]
-        [--plot PATH]
+        [--learner small|expert] [--epochs 4] [--plot PATH]
 
 One JSON record per (env, method, demo count); a PNG of the curves goes to `--plot`.
 """
@@ -57,21 +57,33 @@ BATCH_SIZE = 400
 """Expert env steps per update, every method."""
 
 
-def magail_config(updates: int, num_envs: int = 16) -> MAGAILConfig:
+def magail_config(updates: int, num_envs: int = 16, learner: str = "small",
+                  env_name: str | None = None, epochs: int = 4) -> MAGAILConfig:
     """The settings of every adversarial method: MAGAIL's defaults with a PPO of `num_envs`
-    envs x 25 steps per update, its learning rate decayed over `updates`."""
+    envs x 25 steps per update and `epochs` epochs, its learning rate decayed over
+    `updates`, and the centralised critic.
+
+    `learner="expert"` takes the learner of `env_name`'s expert recipe as it is instead
+    (on the MPE tasks 64 envs x 25 steps, widths 128, a constant learning rate), with
+    `epochs` epochs.
+    """
+    if learner == "expert":
+        recipe = jaxil.experts.DEFAULTS[env_name].config
+        return MAGAILConfig(mappo=dataclasses.replace(
+            recipe, ppo=dataclasses.replace(recipe.ppo, num_epochs=epochs)))
     return MAGAILConfig(mappo=MAPPOConfig(
-        PPOConfig(num_envs=num_envs, rollout_length=25, num_epochs=4, num_minibatches=4,
+        PPOConfig(num_envs=num_envs, rollout_length=25, num_epochs=epochs, num_minibatches=4,
                   learning_rate=3e-3, entropy_coef=0.01, lr_decay_updates=updates),
         centralized_critic=True))
 
 
-def method(name: str, env, updates: int, bc_steps: int = 0):
+def method(name: str, env, updates: int, bc_steps: int = 0, learner: str = "small",
+           epochs: int = 4):
     """The method called `name`: `bc`, `independent`, or a MAGAIL prior (the adversarial
-    ones BC-warm-started for `bc_steps` steps)."""
+    ones BC-warm-started for `bc_steps` steps, their learner as `magail_config`'s)."""
     if name == "bc":
         return multiagent_bc(env)
-    config = magail_config(updates)
+    config = magail_config(updates, learner=learner, env_name=env.spec.name, epochs=epochs)
     if name == "mappo":
         return mappo(env, config.mappo)
     config = dataclasses.replace(config, adversarial=dataclasses.replace(
@@ -122,6 +134,10 @@ def main() -> None:
     parser.add_argument("--bc-steps", type=int, default=0,
                         help="the adversarial methods' BC warm start (adversarial.bc_steps)")
     parser.add_argument("--expert", default="mappo", choices=("mappo", "scripted"))
+    parser.add_argument("--learner", default="small", choices=("small", "expert"),
+                        help="the adversarial methods' (and mappo's) PPO: 16 envs and widths "
+                        "64, or the expert recipe's")
+    parser.add_argument("--epochs", type=int, default=4, help="their PPO epochs per update")
     parser.add_argument("--plot", default="runs/magail_particles.png")
     args = parser.parse_args()
     counts = [int(c) for c in args.demos.split(",")]
@@ -141,7 +157,8 @@ def main() -> None:
             for count in [None] if name == "mappo" else counts:
                 data = None if count is None else jaxil.data.as_transitions(
                     jax.tree.map(lambda a, c=count: a[:c], demos))
-                algo = method(name, env, args.updates, args.bc_steps)
+                algo = method(name, env, args.updates, args.bc_steps, args.learner,
+                              args.epochs)
                 updates = args.bc_updates if name == "bc" else args.updates
 
                 def run(key, env=env, algo=algo, data=data, updates=updates):
@@ -165,8 +182,11 @@ def main() -> None:
                 emit({"benchmark": "magail_particles", "env": env_name, "method": name,
                       "demo_episodes": count, "updates": updates,
                       "bc_steps": 0 if name in ("bc", "mappo") else args.bc_steps,
-                      "env_steps": (0 if name == "bc" else
-                                    updates * magail_config(updates).mappo.batch_size),
+                      "learner": None if name == "bc" else args.learner,
+                      "epochs": None if name == "bc" else args.epochs,
+                      "env_steps": 0 if name == "bc" else updates * magail_config(
+                          updates, learner=args.learner, env_name=env_name,
+                          epochs=args.epochs).mappo.batch_size,
                       "seeds": args.seeds, "returns": [round(float(r), 2) for r in returns],
                       "normalised": [round(float(v), 3) for v in scores],
                       "normalised_mean": round(float(scores.mean()), 3),

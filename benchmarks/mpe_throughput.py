@@ -10,7 +10,7 @@ step is a step of all agents):
   - `rollout`: MAPPO's `collect` (the shared policy acting for every agent) with
     `--loop-envs` environments;
   - `magail`: whole decentralised-MAGAIL updates (collect, relabel, 4 discriminator steps
-    per agent, PPO's epochs) with the same environments, and its ratio to `rollout`;
+    per agent, PPO's `--epochs` epochs) with the same environments, and its ratio to `rollout`;
   - `mappo`: MAPPO's own updates (the same PPO settings, the env's reward), the learner
     MAGAIL runs inside; `magail_over_mappo` is what the discriminators cost;
   - `magail_seeds`: `--seeds` MAGAIL runs vmapped in one program (total env steps/s).
@@ -22,7 +22,7 @@ the velocity before the update (jaxmarl's order; the original MPE moves with the
 velocity, as jaxil does).
 
     python benchmarks/mpe_throughput.py [--scenarios simple_spread,simple_push]
-        [--envs 1024] [--steps 100] [--loop-envs 64] [--updates 20] [--seeds 8]
+        [--envs 1024] [--steps 100] [--loop-envs 64] [--updates 20] [--seeds 8] [--epochs 4]
         [--peer-python /path/to/python-with-jaxmarl]
 """
 
@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--loop-envs", type=int, default=64)
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=4, help="PPO epochs per update")
     parser.add_argument("--peer-python", default=os.environ.get("JAXMARL_PYTHON"))
     args = parser.parse_args()
     checked = dynamics_check(args.peer_python)
@@ -160,14 +161,15 @@ def main() -> None:
             record["jaxil_over_jaxmarl"] = round(record["bare_steps_per_s"]
                                                  / peer["steps_per_s"], 2)
         if scenario == "simple_spread":
-            config = magail_config(args.updates, args.loop_envs)
+            config = magail_config(args.updates, args.loop_envs, epochs=args.epochs)
             demos = jaxil.data.as_transitions(jaxil.data.collect(
                 env, SpreadGreedyPolicy(), jax.random.key(5), 50))
             rollout = rollout_rate(env, config, args.updates)
             loop = magail_rate(env, config, demos, args.updates, None)
             learner = magail_rate(env, config, demos, args.updates, None, learner_only=True)
             many = magail_rate(env, config, demos, args.updates, args.seeds)
-            record.update(loop_envs=args.loop_envs, rollout_steps_per_s=round(rollout),
+            record.update(loop_envs=args.loop_envs, epochs=args.epochs,
+                          rollout_steps_per_s=round(rollout),
                           magail_steps_per_s=round(loop),
                           magail_over_rollout=round(loop / rollout, 3),
                           mappo_steps_per_s=round(learner),
