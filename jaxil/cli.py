@@ -526,7 +526,7 @@ def _set_up(entry: AlgorithmEntry, env: str, backend: str | None, demos: str, co
     checked with one line naming the option at fault."""
     environment = _make_env(env, backend)
     _check_env_fits(entry, environment, env)
-    data = _load_demos(demos, environment.spec)
+    data = _load_demos(demos, environment)
     if data.actions is None and entry.needs_actions(config):
         fail(f"--demos {demos}: {entry.name} needs demonstrations with actions; these are "
              "state-only")
@@ -540,14 +540,27 @@ def _set_up(entry: AlgorithmEntry, env: str, backend: str | None, demos: str, co
     return _Run(environment, acting, data, extra, algorithm)
 
 
-def _load_demos(path: str, spec: Any):
-    """The demonstrations at `path`, checked against `spec`, or one line naming `--demos`."""
+def _load_demos(path: str, environment: Any):
+    """The demonstrations at `path`, checked against `environment`, or one line naming
+    `--demos`. On an actuator split (`coop/...`), demos of the whole body are split by
+    actuator (`jaxil.data.split_demos`)."""
     import jaxil
+    from jaxil.envs.cooperative import ActuatorSplit
 
+    errors = (ValueError, OSError, ImportError)  # ImportError: the [io] extra is missing
     try:
-        return jaxil.data.load(path, spec=spec)
-    except (ValueError, OSError, ImportError) as err:  # ImportError: the [io] extra is missing
-        fail(f"--demos {path}: {_without_path(err, path)}")
+        return jaxil.data.load(path, spec=environment.spec)
+    except errors as err:
+        message = _without_path(err, path)
+    split = environment.unwrapped
+    if isinstance(split, ActuatorSplit):
+        try:
+            body = jaxil.data.load(path, spec=split.env.spec)
+            return jaxil.data.split_demos(environment, body)
+        except errors as err:
+            message += f"; as demos of the whole body ({split.env.spec.name}): " \
+                       f"{_without_path(err, path)}"
+    fail(f"--demos {path}: {message}")
 
 
 def _not_finite(tree: Any) -> bool:

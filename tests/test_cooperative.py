@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -166,3 +167,82 @@ def test_mappo_and_magail_trace_once_on_a_split():
         algo = magail(env, dataclasses.replace(config, prior=prior))
         state = jax.eval_shape(algo.init, jax.random.key(0), data)
         check_traced_once(algo.update, state, [data, data])
+
+
+class _GreedyBody(eqx.Module):
+    """A single-agent pointmass policy: straight to the goal along both axes."""
+
+    def __call__(self, obs, key):
+        from jaxil.envs.pointmass import STEP_SIZE
+
+        return jnp.clip(obs[2:4] / STEP_SIZE, -1.0, 1.0)
+
+
+class _GreedyAgents(eqx.Module):
+    """The same policy on `coop/pointmass`: agent i drives axis i."""
+
+    def __call__(self, obs, key):
+        return _GreedyBody()(obs[0], key)[:, None]
+
+
+def test_split_demos_equal_the_split_body_acting_in_the_split():
+    """The body's demos in the inner env, split, are the demos its agents make in the
+    split env from the same key: observations shared, actions by group, rewards repeated."""
+    env = jaxil.envs.make("coop/pointmass")
+    body = jaxil.data.collect(jaxil.envs.make("pointmass"), _GreedyBody(), jax.random.key(3), 4)
+    split = jaxil.data.split_demos(env, body)
+    direct = jaxil.data.collect(env, _GreedyAgents(), jax.random.key(3), 4)
+    assert split.spec == env.spec and split.obs.shape == body.obs.shape[:2] + (2, 4)
+    assert split.actions.shape == body.actions.shape[:2] + (2, 1)
+    for field in ("obs", "actions", "rewards", "terminated", "truncated", "lengths"):
+        np.testing.assert_allclose(getattr(split, field), getattr(direct, field), rtol=1e-6,
+                                   err_msg=field)
+    np.testing.assert_array_equal(split.actions[:, :, 1, 0], body.actions[:, :, 1])
+    np.testing.assert_array_equal(split.rewards, np.repeat(body.rewards[..., None], 2, -1))
+
+
+def test_split_demos_with_own_observations_and_their_errors():
+    env = ActuatorSplit(Echo(), ((3, 1), (0, 2)), observe=((0, 1, 4), (3,)))
+    obs = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
+    actions = np.tile(np.array([0.1, 0.2, 0.3, 0.4], np.float32), (2, 2, 1))
+    body = jaxil.data.make_demos(obs, actions, np.ones((2, 2)), lengths=[2, 2],
+                                 spec=Echo().spec)
+    split = jaxil.data.split_demos(env, body)
+    np.testing.assert_allclose(split.obs[0, 1], [[5.0, 6.0, 9.0], [8.0, 0.0, 0.0]])
+    np.testing.assert_allclose(split.actions[0, 0], [[0.4, 0.2], [0.1, 0.3]])
+    assert split.rewards.shape == (2, 2, 2)
+    cases = [
+        (jaxil.envs.make("pointmass"), body, "^env: expected an actuator split"),
+        (env, split, "^demos: expected single-agent demos of echo"),
+        (env, body._replace(actions=None), r"^demos.actions: expected \[E, T, 4\]"),
+        (env, body._replace(obs=obs[..., :4]), r"^demos.obs: expected \[E, T \+ 1, 5\]"),
+        (env, body._replace(actions=actions[..., :3]), r"got shape \[2, 2, 3\]"),
+    ]
+    for split_env, demos, match in cases:
+        with pytest.raises(ValueError, match=match):
+            jaxil.data.split_demos(split_env, demos)
+
+
+def test_cli_trains_on_the_split_from_the_body_demos(tmp_path, capsys):
+    """`jaxil train` on `coop/pointmass` takes a file of the whole body's demos, split by
+    actuator; demos that fit neither the split nor the body are refused in one line that
+    says both."""
+    from jaxil.cli import app, run_reporting_errors
+
+    def cli(*args):
+        return run_reporting_errors(lambda: app([str(a) for a in args], standalone_mode=False))
+
+    body = jaxil.data.collect(jaxil.envs.make("pointmass"), _GreedyBody(), jax.random.key(3), 4)
+    jaxil.data.save(tmp_path / "body.npz", body)
+    assert cli("train", "multiagent_bc", "--env", "coop/pointmass", "--demos",
+               tmp_path / "body.npz", "--out", tmp_path / "bc.eqx", "--updates", 2) == 0
+    assert jaxil.load_policy(tmp_path / "bc.eqx").num_agents == 2
+    capsys.readouterr()
+    jaxil.data.save(tmp_path / "short.npz", jaxil.data.make_demos(body.obs[..., :3],
+                                                                  body.actions))
+    assert cli("train", "multiagent_bc", "--env", "coop/pointmass", "--demos",
+               tmp_path / "short.npz", "--out", tmp_path / "x.eqx", "--updates", 2) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "; as demos of the whole body (pointmass): " in err, err
+    assert not (tmp_path / "x.eqx").exists()
