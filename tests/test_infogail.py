@@ -139,12 +139,12 @@ def test_cli_trains_infogail_and_evaluates_one_code(tmp_path):
                      "--set", "info_warmup_coef=none", "--set", "adversarial.bc_steps=5",
                      cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    ok = run_jaxil("eval", "p.eqx", "--env", "obstacle_nav", "--code", 1, "--episodes", 2,
-                   "--json", cwd=tmp_path)
-    assert ok.returncode == 0, ok.stderr
-    assert '"code": 1' in ok.stdout
-    # mistakes with --code, in-process (the error path is the CLI's own, checked above
-    # through a subprocess for other mistakes in test_cli_errors)
+    # `eval`, and mistakes with --code, in-process (the saved file came from the
+    # subprocess; the error path is the CLI's own, checked through a subprocess in
+    # test_cli_errors)
+    ok = CliRunner().invoke(app, ["eval", str(tmp_path / "p.eqx"), "--env", "obstacle_nav",
+                                  "--code", "1", "--episodes", "2", "--json"])
+    assert ok.exit_code == 0 and '"code": 1' in ok.output, ok.output
     jaxil.save_policy(tmp_path / "plain.eqx",
                       jaxil.algorithms.bc(env).init(jax.random.key(0)).policy)
     for policy, code, message in (("p.eqx", 2, "expected a code in [0, 2)"),

@@ -158,7 +158,8 @@ def test_metrics_files_put_evaluations_at_their_update(tmp_path):
     assert not any("eval/update" in row for row in rows)
 
 
-def test_cli_evaluates_inside_the_run_and_writes_json_lines(cartpole_expert, tmp_path):
+def test_cli_evaluates_inside_the_run_and_writes_json_lines(cartpole_expert, tmp_path,
+                                                            capsys):
     env, expert, _ = cartpole_expert
     demos = jaxil.data.collect(env, expert, jax.random.key(1), 3)
     jaxil.data.save(tmp_path / "d.npz", demos, metadata={"env": "cartpole"})
@@ -172,9 +173,16 @@ def test_cli_evaluates_inside_the_run_and_writes_json_lines(cartpole_expert, tmp
     metrics = read_metrics_jsonl(tmp_path / "m.jsonl")
     assert metrics["loss"].shape == (60,) and metrics["eval/return"].shape == (3,)
     assert np.all(metrics["eval/return"] >= 0)
-    bad = run_jaxil("train", "bc", "--env", "cartpole", "--demos", "d.npz", "--out", "q.eqx",
-                    "--eval-every", 20, "--checkpoint-dir", "c", "--checkpoint-every", 30,
-                    cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
-    assert "--checkpoint-every 30: expected a multiple of --eval-every 20" in bad.stderr
+    # a mistake, in-process (the one-line error path is the CLI's own, checked through a
+    # subprocess in test_cli_errors)
+    from jaxil.cli import app, run_reporting_errors
+
+    capsys.readouterr()
+    args = ["train", "bc", "--env", "cartpole", "--demos", str(tmp_path / "d.npz"), "--out",
+            str(tmp_path / "q.eqx"), "--eval-every", "20", "--checkpoint-dir",
+            str(tmp_path / "c"), "--checkpoint-every", "30"]
+    assert run_reporting_errors(lambda: app(args, standalone_mode=False)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "--checkpoint-every 30: expected a multiple of --eval-every 20" in err
     assert not (tmp_path / "q.eqx").exists() and not (tmp_path / "c").exists()

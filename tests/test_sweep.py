@@ -177,7 +177,7 @@ def _jsonl(path):
     return [json.loads(x) for x in Path(path).read_text().splitlines()]
 
 
-def test_cli_sweep_writes_a_table_and_refuses_foreign_files(cli_sweep):
+def test_cli_sweep_writes_a_table_and_refuses_foreign_files(cli_sweep, capsys):
     folder, done = cli_sweep
     assert "loss over 3 seeds" in done.stdout and "6 runs on 1 devices" in done.stdout
     with open(folder / "out" / "table.csv") as f:
@@ -208,13 +208,18 @@ def test_cli_sweep_writes_a_table_and_refuses_foreign_files(cli_sweep):
     assert early.returncode == 2 and early.stderr.count("\n") == 1, early.stderr
     assert "terminate early" in early.stderr and "Traceback" not in early.stderr
     assert not (folder / "early").exists()
+    # bad grids, in-process (the one-line error path is the subprocess's above)
+    from jaxil.cli import app, run_reporting_errors
+
+    capsys.readouterr()
     for grid, message in (("learning_rate=1e-3,inf", "--grid learning_rate=1e-3,inf: "),
                           ("lr=1", "has no field 'lr'"),
                           ("learning_rate=", "expected name=value1,value2")):
-        bad = run_jaxil("sweep", "bc", "--env", "cartpole", "--demos", "d.npz", "--grid",
-                        grid, "--out", "bad", cwd=folder)
-        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
-        assert message in bad.stderr
+        args = ["sweep", "bc", "--env", "cartpole", "--demos", str(folder / "d.npz"),
+                "--grid", grid, "--out", str(folder / "bad")]
+        assert run_reporting_errors(lambda a=args: app(a, standalone_mode=False)) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
 
 
 def test_cli_sweep_over_two_processes_is_the_single_process_sweep(cli_sweep):
