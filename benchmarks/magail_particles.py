@@ -20,7 +20,8 @@ adversarial methods sample, BC takes its mode) and with its mode (`normalised_mo
     python benchmarks/magail_particles.py [--envs mpe/simple_spread,...] [--demos 25,50,...]
         [--methods bc,independent,centralized,decentralized,mappo] [--seeds 3]
         [--updates 1000] [--bc-updates 2000] [--bc-steps 0] [--expert mappo|scripted]
-        [--learner small|expert] [--epochs 4] [--plot PATH]
+        [--learner small|expert] [--epochs 4]
+        [--gradient-penalty expert|interpolate] [--gp-weight 0.1] [--plot PATH]
 
 One JSON record per (env, method, demo count); a PNG of the curves goes to `--plot`.
 """
@@ -78,16 +79,17 @@ def magail_config(updates: int, num_envs: int = 16, learner: str = "small",
 
 
 def method(name: str, env, updates: int, bc_steps: int = 0, learner: str = "small",
-           epochs: int = 4):
+           epochs: int = 4, **discriminator):
     """The method called `name`: `bc`, `independent`, or a MAGAIL prior (the adversarial
-    ones BC-warm-started for `bc_steps` steps, their learner as `magail_config`'s)."""
+    ones BC-warm-started for `bc_steps` steps, their learner as `magail_config`'s, and
+    `discriminator` fields replacing MAGAIL's `adversarial` defaults)."""
     if name == "bc":
         return multiagent_bc(env)
     config = magail_config(updates, learner=learner, env_name=env.spec.name, epochs=epochs)
     if name == "mappo":
         return mappo(env, config.mappo)
     config = dataclasses.replace(config, adversarial=dataclasses.replace(
-        config.adversarial, bc_steps=bc_steps))
+        config.adversarial, bc_steps=bc_steps, **discriminator))
     if name == "independent":
         return independent_gail(env, config)
     return magail(env, dataclasses.replace(config, prior=name))
@@ -138,8 +140,15 @@ def main() -> None:
                         help="the adversarial methods' (and mappo's) PPO: 16 envs and widths "
                         "64, or the expert recipe's")
     parser.add_argument("--epochs", type=int, default=4, help="their PPO epochs per update")
+    parser.add_argument("--gradient-penalty", choices=("expert", "interpolate"),
+                        help="the discriminators' penalty (default: MAGAIL's, expert)")
+    parser.add_argument("--gp-weight", type=float,
+                        help="its weight (default: MAGAIL's, 0.1)")
     parser.add_argument("--plot", default="runs/magail_particles.png")
     args = parser.parse_args()
+    discriminator = {field: value for field, value in (
+        ("gradient_penalty", args.gradient_penalty), ("gp_weight", args.gp_weight))
+        if value is not None}
     counts = [int(c) for c in args.demos.split(",")]
     if max(counts) > MAX_DEMOS:
         raise SystemExit(f"--demos: at most {MAX_DEMOS} episodes")
@@ -158,7 +167,7 @@ def main() -> None:
                 data = None if count is None else jaxil.data.as_transitions(
                     jax.tree.map(lambda a, c=count: a[:c], demos))
                 algo = method(name, env, args.updates, args.bc_steps, args.learner,
-                              args.epochs)
+                              args.epochs, **discriminator)
                 updates = args.bc_updates if name == "bc" else args.updates
 
                 def run(key, env=env, algo=algo, data=data, updates=updates):
@@ -184,6 +193,7 @@ def main() -> None:
                       "bc_steps": 0 if name in ("bc", "mappo") else args.bc_steps,
                       "learner": None if name == "bc" else args.learner,
                       "epochs": None if name == "bc" else args.epochs,
+                      "discriminator": None if name in ("bc", "mappo") else discriminator,
                       "env_steps": 0 if name == "bc" else updates * magail_config(
                           updates, learner=args.learner, env_name=env_name,
                           epochs=args.epochs).mappo.batch_size,

@@ -116,6 +116,10 @@ class MAGAILConfig(eqx.Module):
             gradient penalty of weight 0.1: at the single-agent default of 3, imitating
             the MAPPO expert of `mpe/simple_spread`, the discriminators stayed at chance
             (logits within 0.1 of 0 for 1,000 updates, every reward about `log 2`).
+            With few demonstrations (5-25 episodes of the particle tasks) prefer
+            `gradient_penalty="interpolate", gp_weight=1.0`: with the default, 5 or 10
+            episodes of `mpe/simple_speaker_listener` end below random, with it 0.60-0.66
+            of the expert, above BC (`benchmarks/RESULTS.md`, "Session 18").
         mappo: the policy optimiser (`MAPPOConfig`; a centralised critic by default).
     """
 
