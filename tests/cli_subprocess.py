@@ -1,4 +1,5 @@
-"""Running the `jaxil` command as a user does, in a subprocess (shared by the CLI tests)."""
+"""Running the `jaxil` command as a user does, in a subprocess, or in this process where a
+subprocess elsewhere already covers the path (shared by the CLI tests)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,11 @@ def environment() -> dict[str, str]:
     """`ENV`, plus the test run's compilation cache when there is one."""
     cache = os.environ.get(CACHE_VARIABLE)
     return ENV if cache is None else {**ENV, CACHE_VARIABLE: cache}
+
+
+def run_in_process(*args) -> int:
+    """`jaxil ARGS...` in this process, reporting errors as the command does: its exit
+    code (its output goes to this process's stdout and stderr, e.g. pytest's `capsys`)."""
+    from jaxil.cli import app, run_reporting_errors
+
+    return run_reporting_errors(lambda: app([str(a) for a in args], standalone_mode=False))

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from adversarial_setup import check_traced_once
+from cli_subprocess import run_in_process as cli
 
 import jaxil
 from jaxil.adversarial import AdversarialConfig
@@ -227,11 +228,6 @@ def test_cli_trains_on_the_split_from_the_body_demos(tmp_path, capsys):
     """`jaxil train` on `coop/pointmass` takes a file of the whole body's demos, split by
     actuator; demos that fit neither the split nor the body are refused in one line that
     says both."""
-    from jaxil.cli import app, run_reporting_errors
-
-    def cli(*args):
-        return run_reporting_errors(lambda: app([str(a) for a in args], standalone_mode=False))
-
     body = jaxil.data.collect(jaxil.envs.make("pointmass"), _GreedyBody(), jax.random.key(3), 4)
     jaxil.data.save(tmp_path / "body.npz", body)
     assert cli("train", "multiagent_bc", "--env", "coop/pointmass", "--demos",

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from adversarial_setup import at_least_half_reach, check_traced_once
+from cli_subprocess import run_in_process as cli
 from cli_subprocess import run_jaxil
 
 import jaxil
@@ -301,11 +302,6 @@ def test_cli_train_magail_and_errors(tmp_path, demos, capsys):
     assert done.returncode == 0, done.stderr
     policy = jaxil.load_policy(tmp_path / "magail.eqx")
     assert isinstance(policy, MultiAgentPolicy) and policy.num_agents == N
-
-    from jaxil.cli import app, run_reporting_errors
-
-    def cli(*args):
-        return run_reporting_errors(lambda: app([str(a) for a in args], standalone_mode=False))
 
     assert cli("eval", tmp_path / "magail.eqx", "--env", SPREAD, "--episodes", 2) == 0
     assert "mpe/simple_spread: mean team return" in capsys.readouterr().out

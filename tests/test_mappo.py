@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from adversarial_setup import check_traced_once, compiled_once, run_updates
+from cli_subprocess import run_in_process as cli
 from cli_subprocess import run_jaxil
 
 import jaxil
@@ -315,11 +316,6 @@ def test_cli_expert_saves_a_multiagent_policy_and_eval_reads_it(tmp_path, capsys
     assert demos.multiagent and demos.actions.shape == (2, 25, 3)
 
     # the file read back by `jaxil eval` (in-process: the subprocess above covers the CLI)
-    from jaxil.cli import app, run_reporting_errors
-
-    def cli(*args):
-        return run_reporting_errors(lambda: app([str(a) for a in args], standalone_mode=False))
-
     assert cli("eval", tmp_path / "spread.eqx", "--env", SPREAD, "--episodes", 2) == 0
     assert "mpe/simple_spread: mean team return" in capsys.readouterr().out
     assert cli("eval", tmp_path / "spread.eqx", "--env", "cartpole") == 2

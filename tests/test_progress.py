@@ -6,7 +6,7 @@ import json
 import jax
 import numpy as np
 import pytest
-from cli_subprocess import run_jaxil
+from cli_subprocess import run_in_process, run_jaxil
 from tree_checks import assert_bit_identical
 
 import jaxil
@@ -175,13 +175,10 @@ def test_cli_evaluates_inside_the_run_and_writes_json_lines(cartpole_expert, tmp
     assert np.all(metrics["eval/return"] >= 0)
     # a mistake, in-process (the one-line error path is the CLI's own, checked through a
     # subprocess in test_cli_errors)
-    from jaxil.cli import app, run_reporting_errors
-
     capsys.readouterr()
-    args = ["train", "bc", "--env", "cartpole", "--demos", str(tmp_path / "d.npz"), "--out",
-            str(tmp_path / "q.eqx"), "--eval-every", "20", "--checkpoint-dir",
-            str(tmp_path / "c"), "--checkpoint-every", "30"]
-    assert run_reporting_errors(lambda: app(args, standalone_mode=False)) == 2
+    assert run_in_process("train", "bc", "--env", "cartpole", "--demos", tmp_path / "d.npz",
+                          "--out", tmp_path / "q.eqx", "--eval-every", 20, "--checkpoint-dir",
+                          tmp_path / "c", "--checkpoint-every", 30) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert "--checkpoint-every 30: expected a multiple of --eval-every 20" in err

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cli_subprocess import environment, run_jaxil
+from cli_subprocess import environment, run_in_process, run_jaxil
 from sweep_program import toy_algo
 
 import jaxil
@@ -209,15 +209,12 @@ def test_cli_sweep_writes_a_table_and_refuses_foreign_files(cli_sweep, capsys):
     assert "terminate early" in early.stderr and "Traceback" not in early.stderr
     assert not (folder / "early").exists()
     # bad grids, in-process (the one-line error path is the subprocess's above)
-    from jaxil.cli import app, run_reporting_errors
-
     capsys.readouterr()
     for grid, message in (("learning_rate=1e-3,inf", "--grid learning_rate=1e-3,inf: "),
                           ("lr=1", "has no field 'lr'"),
                           ("learning_rate=", "expected name=value1,value2")):
-        args = ["sweep", "bc", "--env", "cartpole", "--demos", str(folder / "d.npz"),
-                "--grid", grid, "--out", str(folder / "bad")]
-        assert run_reporting_errors(lambda a=args: app(a, standalone_mode=False)) == 2
+        assert run_in_process("sweep", "bc", "--env", "cartpole", "--demos", folder / "d.npz",
+                              "--grid", grid, "--out", folder / "bad") == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
 
