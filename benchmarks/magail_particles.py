@@ -162,6 +162,8 @@ def main() -> None:
                                                               EPISODES).returns))
         random_return = float(jnp.mean(jaxil.rollout_episodes(env, random_policy(env),
                                                               eval_key, EPISODES).returns))
+        steps_per_update = magail_config(args.updates, learner=args.learner, env_name=env_name,
+                                         epochs=args.epochs).mappo.batch_size
         for name in args.methods.split(","):
             for count in [None] if name == "mappo" else counts:
                 data = None if count is None else jaxil.data.as_transitions(
@@ -194,9 +196,7 @@ def main() -> None:
                       "learner": None if name == "bc" else args.learner,
                       "epochs": None if name == "bc" else args.epochs,
                       "discriminator": None if name in ("bc", "mappo") else discriminator,
-                      "env_steps": 0 if name == "bc" else updates * magail_config(
-                          updates, learner=args.learner, env_name=env_name,
-                          epochs=args.epochs).mappo.batch_size,
+                      "env_steps": 0 if name == "bc" else updates * steps_per_update,
                       "seeds": args.seeds, "returns": [round(float(r), 2) for r in returns],
                       "normalised": [round(float(v), 3) for v in scores],
                       "normalised_mean": round(float(scores.mean()), 3),
