@@ -44,6 +44,7 @@ from jaxil.algorithms import (
     DAggerConfig,
     GAILConfig,
     GCLConfig,
+    MAGAILConfig,
     MaxEntIRLConfig,
 )
 from jaxil.algorithms.registry import check_setting, choices
@@ -395,6 +396,7 @@ def test_dotted_settings_reach_nested_configs_at_any_depth():
     (GAILConfig, "ppo.num_envs=0", "expected an integer >= 1"),
     (GAILConfig, "ppo.num_envs=2.5", "expected an integer"),
     (GAILConfig, "adversarial.bc_steps=-1", "expected an integer >= 0"),
+    (MAGAILConfig, "adversarial.bc_steps_per_update=-2", "expected an integer >= 0"),
     (GAILConfig, "adversarial.gradient_penalty=l2", "expected one of none, expert"),
     (MaxEntIRLConfig, "reward=exp", "expected one of linear, mlp"),
 ])

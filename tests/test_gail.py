@@ -34,13 +34,15 @@ def test_update_keeps_the_state_structure_and_compiles_once(cartpole_demos):
     # relabelled rewards have no such bound: see test_adversarial.py for both by hand)
     adv = AdversarialConfig(hidden_sizes=(8,), disc_steps=2, gradient_penalty="interpolate",
                             absorbing_state=True, absorbing_per_terminal=False,
-                            replay_rollouts=2, bc_steps=5, bc_batch_size=16)
+                            replay_rollouts=2, bc_steps=5, bc_batch_size=16,
+                            bc_steps_per_update=2)
     algo = gail(env, GAILConfig(adversarial=adv, ppo=TINY_PPO))
     state = jax.jit(algo.init)(jax.random.key(0), cartpole_demos)
     batches = [jaxil.sample_batch(cartpole_demos, jax.random.key(i), 32) for i in range(3)]
     states = run_updates(compiled_once(algo.update), state, batches)
     state = states[-1]
     assert int(state.step) == 3
+    assert int(state.bc_opt_state[0].count) == 2 * 3  # BC's Adam state carried over
     assert all_finite(state.metrics)
     for m in (s.metrics for s in states):
         # the cross-entropy of a barely trained discriminator: 2 log 2 for logits of 0

@@ -126,6 +126,14 @@ def test_bc_warm_start_on_demos_with_random_codes(cartpole_demos):
                                        .learner.policy, coded.obs, coded.action)[0]
               for c in (TINY, warm)]
     assert losses[0] > 0.6 and losses[1] < 0.6 * losses[0], losses  # chance: log 2 = 0.69
+    # BC steps in every update take the demos as the policy sees them too (traced)
+    per_update = infogail(env, dataclasses.replace(TINY, adversarial=dataclasses.replace(
+        TINY_ADV, bc_steps_per_update=2)))
+    state = jax.eval_shape(per_update.init, jax.random.key(1), cartpole_demos)
+    new = jax.eval_shape(per_update.update, state,
+                         jaxil.sample_batch(cartpole_demos, jax.random.key(0), 32))
+    assert jax.tree.structure(new) == jax.tree.structure(state)
+    assert new.bc_opt_state is not None
 
 
 def test_cli_trains_infogail_and_evaluates_one_code(tmp_path):

@@ -9,6 +9,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from adversarial_setup import at_least_half_reach, check_traced_once
 from cli_subprocess import run_in_process as cli
@@ -168,16 +169,48 @@ def test_zero_sum_on_keep_away():
     check_traced_once(algo.update, state, [batch, batch])
 
 
-def test_bc_warm_start_traces_and_needs_demos(spread, demos):
-    """`adversarial.bc_steps` warm-starts the shared actor on the demos' agent rows (traced,
-    not run); without demos it is refused naming the field."""
-    config = dataclasses.replace(TINY, adversarial=AdversarialConfig(hidden_sizes=(8,),
-                                                                     bc_steps=2))
-    algo = magail(spread, config)
-    state = jax.eval_shape(algo.init, jax.random.key(0), jaxil.data.as_transitions(demos))
-    assert state.learner.policy.normalizer.mean.shape == (D + N,)
+def test_bc_warm_start_and_bc_steps_per_update(spread, demos):
+    """`adversarial.bc_steps` warm-starts the shared actor on the demos' agent rows (its
+    normaliser theirs; without demos it is refused, naming the field), and with
+    `bc_steps_per_update=2` an update ends with two Adam steps on the negative
+    log-likelihood of every agent's action in the whole expert batch (written out here
+    with optax). PPO's learning rate is 0, so those steps are all that moves the actor."""
+    data = jaxil.data.as_transitions(demos)
+    batch = jax.tree.map(lambda a: a[:16], data)
+    frozen_ppo = MAPPOConfig(dataclasses.replace(TINY_PPO, learning_rate=0.0),
+                             centralized_critic=True)
+    algo = magail(spread, dataclasses.replace(TINY, mappo=frozen_ppo, adversarial=(
+        AdversarialConfig(hidden_sizes=(8,), bc_learning_rate=1e-2, bc_steps=2,
+                          bc_steps_per_update=2))))
+    before = jax.jit(algo.init)(jax.random.key(0), data)
+    assert before.learner.policy.normalizer.mean.shape == (D + N,)
     with pytest.raises(ValueError, match="adversarial.bc_steps: a BC warm start needs"):
         algo.init(jax.random.key(0), None)
+    after = jax.jit(algo.update)(before, batch)
+
+    normalizer = after.learner.policy.normalizer  # the rollout's running statistics
+    ids = jnp.tile(jnp.eye(N), (16, 1))  # agent rows, agent index fastest
+    obs = jnp.concatenate([batch.obs.reshape(16 * N, D), ids], axis=1)
+    actions = batch.action.reshape(16 * N)
+
+    def nll(net):
+        return -jnp.mean(jax.vmap(jaxil.ActorPolicy(net, normalizer).log_prob)(obs, actions))
+
+    optimizer = optax.adam(1e-2)
+    net = before.learner.policy.network
+    opt_state = optimizer.init(eqx.filter(net, eqx.is_array))
+    for _ in range(2):
+        updates, opt_state = optimizer.update(eqx.filter_grad(nll)(net), opt_state)
+        net = eqx.apply_updates(net, updates)
+    for want, got in zip(jax.tree.leaves(eqx.filter(net, eqx.is_array)),
+                         jax.tree.leaves(eqx.filter(after.learner.policy.network,
+                                                    eqx.is_array)), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert nll(net) < nll(before.learner.policy.network)
+    assert before.bc_opt_state is not None and int(after.bc_opt_state[0].count) == 2
+    with pytest.raises(ValueError, match=r"adversarial.bc_steps_per_update: expected >= 0"):
+        magail(spread, dataclasses.replace(TINY, adversarial=AdversarialConfig(
+            bc_steps_per_update=-1)))
 
 
 def test_demos_that_end_early_are_refused_with_a_positive_reward(spread, demos):

@@ -47,6 +47,7 @@ from jaxil.adversarial.method import (
     check_method,
     resolve_absorbing,
     samples_per_step,
+    uses_bc,
 )
 from jaxil.adversarial.networks import Discriminator, make_discriminator
 from jaxil.adversarial.rewards import LearnedReward
@@ -134,6 +135,8 @@ class AdversarialState(NamedTuple):
         metrics: `DISC_METRICS + LEARN_METRICS + EPISODE_METRICS` (and an extension's),
             `[]` float32 each.
         extension: the state of the method's `Extension` (`None` without one).
+        bc_opt_state: the Adam state of the BC steps taken after each update
+            (`AdversarialConfig.bc_steps_per_update`; `None` when they are off).
     """
 
     learner: PPOLearner
@@ -146,6 +149,7 @@ class AdversarialState(NamedTuple):
     step: Array
     metrics: Metrics
     extension: Any = None
+    bc_opt_state: optax.OptState | None = None
 
 
 def zero_metrics(extra: tuple[str, ...] = ()) -> Metrics:
@@ -165,6 +169,43 @@ def example_transition(spec: EnvSpec) -> Transition:
     return Transition(obs, action, jnp.zeros((), jnp.float32), obs, false, false)
 
 
+def bc_step(policy: ActorPolicy, opt_state: optax.OptState, demos: Transition,
+            optimizer: optax.GradientTransformation) -> tuple[ActorPolicy, optax.OptState]:
+    """One `optimizer` step of behavioural cloning of `policy` on `demos[M]`
+    (`bc_loss`: the mean negative log-likelihood of the demos' actions); the policy's
+    normaliser is kept."""
+
+    def loss_fn(net):
+        return bc_loss(ActorPolicy(net, policy.normalizer), demos.obs, demos.action)[0]
+
+    network = policy.network
+    grads = eqx.filter_grad(loss_fn)(network)
+    updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(network, eqx.is_array))
+    return (ActorPolicy(eqx.apply_updates(network, updates), policy.normalizer,
+                        policy.deterministic), opt_state)
+
+
+def bc_regularize(policy: ActorPolicy, opt_state: optax.OptState, demos: Transition,
+                  config: AdversarialConfig) -> tuple[ActorPolicy, optax.OptState]:
+    """`config.bc_steps_per_update` BC steps (`bc_step`, Adam at `bc_learning_rate`) on
+    the whole expert batch `demos[M]`: what an update does after its policy step."""
+
+    def step(carry, _):
+        return bc_step(*carry, demos, optax.adam(config.bc_learning_rate)), None
+
+    (policy, opt_state), _ = jax.lax.scan(step, (policy, opt_state), None,
+                                          length=config.bc_steps_per_update)
+    return policy, opt_state
+
+
+def bc_optimizer_state(policy: ActorPolicy, config: AdversarialConfig) -> optax.OptState | None:
+    """The initial Adam state of `bc_regularize` for `policy`, or `None` when
+    `config.bc_steps_per_update` is 0."""
+    if config.bc_steps_per_update == 0:
+        return None
+    return optax.adam(config.bc_learning_rate).init(eqx.filter(policy.network, eqx.is_array))
+
+
 def bc_warm_start(policy: ActorPolicy, demos: Transition, key: PRNGKey, steps: int,
                   batch_size: int, learning_rate: Array | float) -> ActorPolicy:
     """`steps` Adam steps of behavioural cloning on `demos[M]`, from `policy`.
@@ -175,21 +216,11 @@ def bc_warm_start(policy: ActorPolicy, demos: Transition, key: PRNGKey, steps: i
     optimizer = optax.adam(learning_rate)
 
     def step(carry, k):
-        network, opt_state = carry
-        batch = sample_batch(demos, k, batch_size)
+        return bc_step(*carry, sample_batch(demos, k, batch_size), optimizer), None
 
-        def loss_fn(net):
-            return bc_loss(ActorPolicy(net, policy.normalizer), batch.obs, batch.action)[0]
-
-        grads = eqx.filter_grad(loss_fn)(network)
-        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(network,
-                                                                           eqx.is_array))
-        return (eqx.apply_updates(network, updates), opt_state), None
-
-    network = policy.network
-    opt_state = optimizer.init(eqx.filter(network, eqx.is_array))
-    (network, _), _ = jax.lax.scan(step, (network, opt_state), jax.random.split(key, steps))
-    return ActorPolicy(network, policy.normalizer, policy.deterministic)
+    opt_state = optimizer.init(eqx.filter(policy.network, eqx.is_array))
+    (policy, _), _ = jax.lax.scan(step, (policy, opt_state), jax.random.split(key, steps))
+    return policy
 
 
 def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
@@ -219,17 +250,18 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             raise ValueError(f"{method.config_path}: an extended method's policy acts on "
                              "other observations than the demos' (no log-probability "
                              "logits)")
-        if config.bc_steps > 0 and extension.acting_demos is None:
-            raise ValueError(f"{method.config_path}.bc_steps: this method's policy acts on "
-                             "other observations than the demos' and it gives no way to "
-                             "map the demos to them (no BC warm start)")
+        for field in ("bc_steps", "bc_steps_per_update"):
+            if getattr(config, field) > 0 and extension.acting_demos is None:
+                raise ValueError(f"{method.config_path}.{field}: this method's policy acts "
+                                 "on other observations than the demos' and it gives no way "
+                                 "to map the demos to them (no behavioural cloning)")
         acting = extension.acting_env(env)
     check_config(acting.spec, ppo_config)
     venv = vectorize(acting, ppo_config.num_envs)
     view = (lambda tr: tr) if extension is None else extension.disc_view
     extra_metrics = () if extension is None else tuple(extension.metrics)
     gamma = ppo_config.gamma
-    needs_actions = "a" in method.inputs or method.uses_log_prob or config.bc_steps > 0
+    needs_actions = "a" in method.inputs or method.uses_log_prob or uses_bc(config)
     disc_opt = discriminator_optimizer(config)
 
     def init(key: PRNGKey, demos: Transition | None = None) -> AdversarialState:
@@ -268,7 +300,8 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             ext = extension.init(jax.random.fold_in(key, 1))
         return AdversarialState(learner, disc, disc_opt.init(eqx.filter(disc.net, eqx.is_array)),
                                 venv.reset(env_key), init_episode_stats(ppo_config.num_envs),
-                                replay, key, step, zero_metrics(extra_metrics), ext)
+                                replay, key, step, zero_metrics(extra_metrics), ext,
+                                bc_optimizer_state(learner.policy, config))
 
     def update(state: AdversarialState, batch: Transition) -> AdversarialState:
         if batch is None:
@@ -309,8 +342,14 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
             relabel_keys=2)
         disc, disc_opt_state, replay, ext = out.extra
         metrics = {k: jnp.asarray(out.metrics[k], jnp.float32) for k in state.metrics}
-        return AdversarialState(out.learner, disc, disc_opt_state, out.env_state,
-                                out.episodes, replay, out.key, state.step + 1, metrics, ext)
+        learner, bc_opt_state = out.learner, state.bc_opt_state
+        if config.bc_steps_per_update > 0:
+            rows = batch if extension is None else \
+                extension.acting_demos(batch, jax.random.fold_in(state.key, 2))
+            policy, bc_opt_state = bc_regularize(learner.policy, bc_opt_state, rows, config)
+            learner = learner._replace(policy=policy)
+        return AdversarialState(learner, disc, disc_opt_state, out.env_state, out.episodes,
+                                replay, out.key, state.step + 1, metrics, ext, bc_opt_state)
 
     def policy(state: AdversarialState) -> ActorPolicy:
         return state.learner.policy.with_deterministic(ppo_config.deterministic_policy)

@@ -66,6 +66,8 @@ from jaxil.adversarial.steps import (
 )
 from jaxil.adversarial.trainer import (
     AdversarialState,
+    bc_optimizer_state,
+    bc_regularize,
     bc_warm_start,
     zero_metrics,
 )
@@ -119,7 +121,10 @@ class MAGAILConfig(eqx.Module):
             With few demonstrations (5-25 episodes of the particle tasks) prefer
             `gradient_penalty="interpolate", gp_weight=1.0`: with the default, 5 or 10
             episodes of `mpe/simple_speaker_listener` end below random, with it 0.60-0.66
-            of the expert, above BC (`benchmarks/RESULTS.md`, "Session 18").
+            of the expert, above BC (`benchmarks/RESULTS.md`, "Session 18"). With
+            `bc_steps_per_update=16` (BC steps on each update's expert batch; off by
+            default, so that this is the paper's method) both priors reach 0.90-1.00 of the
+            expert on the cooperative particle tasks at 200 episodes ("Session 19").
         mappo: the policy optimiser (`MAPPOConfig`; a centralised critic by default).
     """
 
@@ -366,7 +371,8 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
             learner = learner._replace(policy=policy)
         return AdversarialState(learner, disc, opt_state, venv.reset(env_key),
                                 init_episode_stats(ppo_config.num_envs), None, key, step,
-                                zero_metrics())
+                                zero_metrics(),
+                                bc_opt_state=bc_optimizer_state(learner.policy, adv))
 
     def rewards_of(state: AdversarialState, tr: Transition) -> Array:
         """`[T, B, N]` rewards of the rollout `tr[T, B]` under the current discriminator."""
@@ -452,8 +458,14 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
             track_fn=team_episodes, relabel_keys=2)
         disc, disc_opt_state = out.extra
         metrics = {k: jnp.asarray(out.metrics[k], jnp.float32) for k in state.metrics}
-        return AdversarialState(out.learner, disc, disc_opt_state, out.env_state,
-                                out.episodes, None, out.key, state.step + 1, metrics)
+        learner, bc_opt_state = out.learner, state.bc_opt_state
+        if adv.bc_steps_per_update > 0:  # on every agent's rows of the whole expert batch
+            policy, bc_opt_state = bc_regularize(
+                learner.policy, bc_opt_state, agent_rows(batch, mappo_config.agent_ids), adv)
+            learner = learner._replace(policy=policy)
+        return AdversarialState(learner, disc, disc_opt_state, out.env_state, out.episodes,
+                                None, out.key, state.step + 1, metrics,
+                                bc_opt_state=bc_opt_state)
 
     def policy(state: AdversarialState) -> MultiAgentPolicy:
         return multiagent_policy(state.learner, env, mappo_config)

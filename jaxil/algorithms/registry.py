@@ -20,6 +20,7 @@ from typing import Any
 
 from jaxil.adversarial import DIVERGENCES, GAIL_REWARDS
 from jaxil.adversarial.losses import GP_KINDS
+from jaxil.adversarial.method import uses_bc
 from jaxil.adversarial.networks import INPUT_KINDS
 from jaxil.adversarial.trainer import AdversarialConfig
 from jaxil.algorithms.airl import AIRLConfig, airl
@@ -83,11 +84,11 @@ class AlgorithmEntry:
 
 
 def _fgail_needs_actions(config: FGAILConfig) -> bool:
-    return "a" in config.inputs or config.adversarial.bc_steps > 0
+    return "a" in config.inputs or uses_bc(config.adversarial)
 
 
 def _gaifo_needs_actions(config: GAIfOConfig) -> bool:
-    return config.adversarial.bc_steps > 0
+    return uses_bc(config.adversarial)
 
 
 ALGORITHMS: dict[str, AlgorithmEntry] = {e.name: e for e in (
@@ -158,8 +159,8 @@ POSITIVE_FLOATS = frozenset({
 UNIT_FLOATS = frozenset({"gamma", "gae_lambda", "beta", "beta_decay", "max_epsilon"})
 """Float fields that are probabilities or discounts, in `[0, 1]`."""
 
-ZERO_INTS = frozenset({"replay_rollouts", "bc_steps", "lr_decay_updates",
-                       "info_warmup_updates"})
+ZERO_INTS = frozenset({"replay_rollouts", "bc_steps", "bc_steps_per_update",
+                       "lr_decay_updates", "info_warmup_updates"})
 """Integer fields where 0 means "off"; every other integer field (a size, count or
 number of steps) must be `>= 1`."""
 
