@@ -16,7 +16,7 @@ can be negative, so the ratio's direction is noted in the record).
 
     python benchmarks/magail_competitive.py [--envs mpe/simple_push,mpe/simple_tag]
         [--methods zero_sum,decentralized,bc] [--demos 100] [--seeds 3] [--updates 1000]
-        [--expert-steps 1000000]
+        [--expert-steps 1000000] [--bc-steps-per-update 0]
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=1_000)
     parser.add_argument("--bc-updates", type=int, default=2_000)
     parser.add_argument("--expert-steps", type=int, default=1_000_000)
+    parser.add_argument("--bc-steps-per-update", type=int, default=0,
+                        help="the MAGAIL methods' BC steps on each update's expert batch "
+                        "(adversarial.bc_steps_per_update)")
     args = parser.parse_args()
     for env_name in args.envs.split(","):
         env = jaxil.envs.make(env_name)
@@ -83,7 +86,8 @@ def main() -> None:
         eval_key = jax.random.key(2)
         reference = [float(v) for v in side_returns(env, expert, eval_key, team0)]
         for name in args.methods.split(","):
-            algo = method(name, env, args.updates)
+            extra = {} if name == "bc" else {"bc_steps_per_update": args.bc_steps_per_update}
+            algo = method(name, env, args.updates, **extra)
             updates = args.bc_updates if name == "bc" else args.updates
 
             def run(key, algo=algo, updates=updates, env=env, team0=team0, data=data,
@@ -101,6 +105,7 @@ def main() -> None:
                 jax.random.split(jax.random.key(3), args.seeds)))  # [seeds, 2]
             emit({"benchmark": "magail_competitive", "env": env_name, "method": name,
                   "demo_episodes": args.demos, "updates": updates, "seeds": args.seeds,
+                  "bc_steps_per_update": extra.get("bc_steps_per_update"),
                   "team0_return": [round(float(v), 2) for v in sides[:, 0]],
                   "team1_return": [round(float(v), 2) for v in sides[:, 1]],
                   "expert_team0_return": round(reference[0], 2),

@@ -144,11 +144,14 @@ def main() -> None:
                         help="the discriminators' penalty (default: MAGAIL's, expert)")
     parser.add_argument("--gp-weight", type=float,
                         help="its weight (default: MAGAIL's, 0.1)")
+    parser.add_argument("--bc-steps-per-update", type=int,
+                        help="BC steps on each update's expert batch (adversarial."
+                        "bc_steps_per_update; default: MAGAIL's, 0)")
     parser.add_argument("--plot", default="runs/magail_particles.png")
     args = parser.parse_args()
     discriminator = {field: value for field, value in (
-        ("gradient_penalty", args.gradient_penalty), ("gp_weight", args.gp_weight))
-        if value is not None}
+        ("gradient_penalty", args.gradient_penalty), ("gp_weight", args.gp_weight),
+        ("bc_steps_per_update", args.bc_steps_per_update)) if value is not None}
     counts = [int(c) for c in args.demos.split(",")]
     if max(counts) > MAX_DEMOS:
         raise SystemExit(f"--demos: at most {MAX_DEMOS} episodes")
