@@ -132,27 +132,72 @@ def test_update_traces_once_with_the_prior_shapes(spread, demos, prior):
         assert weights.shape == (8, N * (D + A))
 
 
-def test_same_key_same_result_and_rewards(spread, demos):
+def test_same_key_same_result_rewards_and_bc_steps(spread, demos):
     """Two decentralised updates from one key agree bit for bit; the relabelled rewards
     are positive (`-log(1 - D)`), the discriminator metrics finite, and the policy acts
-    for every agent."""
+    for every agent.
+
+    The config also warm-starts the actor by BC (`adversarial.bc_steps`: its normaliser
+    the demos' agent rows'; without demos it is refused, naming the field), and ends each
+    update with 2 Adam steps of BC (`bc_steps_per_update`) on every agent's row of the
+    batch. PPO's learning rate is 0, so those steps are all that moves the actor after
+    `init`: the test writes them out with optax (the negative log-likelihood of the rows,
+    under each update's running normaliser, one Adam state across both updates)."""
     data = jaxil.data.as_transitions(demos)
-    batch = jax.tree.map(lambda a: a[:64], data)
-    algo = magail(spread, dataclasses.replace(TINY, prior="decentralized"))
+    m = 64
+    batch = jax.tree.map(lambda a: a[:m], data)
+    frozen_ppo = MAPPOConfig(dataclasses.replace(TINY_PPO, learning_rate=0.0),
+                             centralized_critic=True)
+    algo = magail(spread, dataclasses.replace(TINY, prior="decentralized", mappo=frozen_ppo,
+                                              adversarial=AdversarialConfig(
+        hidden_sizes=(8,), bc_learning_rate=1e-2, bc_steps=2, bc_steps_per_update=2)))
     init, update = jax.jit(algo.init), jax.jit(algo.update)
 
     def run():
-        state = init(jax.random.key(1), data)
-        return update(update(state, batch), batch)
+        states = [init(jax.random.key(1), data)]
+        for _ in range(2):
+            states.append(update(states[-1], batch))
+        return states
 
-    first, second = run(), run()
+    states, again = run(), run()
+    first = states[-1]
     for a, b in zip(jax.tree.leaves(eqx.filter(first, eqx.is_inexact_array)),
-                    jax.tree.leaves(eqx.filter(second, eqx.is_inexact_array)), strict=True):
+                    jax.tree.leaves(eqx.filter(again[-1], eqx.is_inexact_array)), strict=True):
         np.testing.assert_array_equal(a, b)
     assert float(first.metrics["relabelled_reward"]) > 0
     assert np.isfinite(float(first.metrics["disc_loss"]))
     actions = algo.policy(first)(data.obs[0], jax.random.key(0))
     assert actions.shape == (N,) and actions.dtype == jnp.int32
+
+    assert states[0].learner.policy.normalizer.mean.shape == (D + N,)
+    with pytest.raises(ValueError, match="adversarial.bc_steps: a BC warm start needs"):
+        algo.init(jax.random.key(0), None)
+    ids = jnp.tile(jnp.eye(N), (m, 1))  # agent rows, agent index fastest
+    obs = jnp.concatenate([batch.obs.reshape(m * N, D), ids], axis=1)
+    actions = batch.action.reshape(m * N)
+
+    def nll(net, normalizer):
+        return -jnp.mean(jax.vmap(jaxil.ActorPolicy(net, normalizer).log_prob)(obs, actions))
+
+    optimizer = optax.adam(1e-2)
+    net = states[0].learner.policy.network
+    opt_state = optimizer.init(eqx.filter(net, eqx.is_array))
+    grad = eqx.filter_jit(eqx.filter_grad(nll))
+    for state in states[1:]:
+        for _ in range(2):
+            updates, opt_state = optimizer.update(
+                grad(net, state.learner.policy.normalizer), opt_state)
+            net = eqx.apply_updates(net, updates)
+        for want, got in zip(jax.tree.leaves(eqx.filter(net, eqx.is_array)),
+                             jax.tree.leaves(eqx.filter(state.learner.policy.network,
+                                                        eqx.is_array)), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    normalizer = first.learner.policy.normalizer
+    assert nll(net, normalizer) < nll(states[0].learner.policy.network, normalizer)
+    assert int(first.bc_opt_state[0].count) == 4
+    with pytest.raises(ValueError, match=r"adversarial.bc_steps_per_update: expected >= 0"):
+        magail(spread, dataclasses.replace(TINY, adversarial=AdversarialConfig(
+            bc_steps_per_update=-1)))
 
 
 def test_zero_sum_on_keep_away():
@@ -167,50 +212,6 @@ def test_zero_sum_on_keep_away():
     state = jax.eval_shape(algo.init, jax.random.key(0), data)
     batch = jax.tree.map(lambda a: a[:32], data)
     check_traced_once(algo.update, state, [batch, batch])
-
-
-def test_bc_warm_start_and_bc_steps_per_update(spread, demos):
-    """`adversarial.bc_steps` warm-starts the shared actor on the demos' agent rows (its
-    normaliser theirs; without demos it is refused, naming the field), and with
-    `bc_steps_per_update=2` an update ends with two Adam steps on the negative
-    log-likelihood of every agent's action in the whole expert batch (written out here
-    with optax). PPO's learning rate is 0, so those steps are all that moves the actor."""
-    data = jaxil.data.as_transitions(demos)
-    batch = jax.tree.map(lambda a: a[:16], data)
-    frozen_ppo = MAPPOConfig(dataclasses.replace(TINY_PPO, learning_rate=0.0),
-                             centralized_critic=True)
-    algo = magail(spread, dataclasses.replace(TINY, mappo=frozen_ppo, adversarial=(
-        AdversarialConfig(hidden_sizes=(8,), bc_learning_rate=1e-2, bc_steps=2,
-                          bc_steps_per_update=2))))
-    before = jax.jit(algo.init)(jax.random.key(0), data)
-    assert before.learner.policy.normalizer.mean.shape == (D + N,)
-    with pytest.raises(ValueError, match="adversarial.bc_steps: a BC warm start needs"):
-        algo.init(jax.random.key(0), None)
-    after = jax.jit(algo.update)(before, batch)
-
-    normalizer = after.learner.policy.normalizer  # the rollout's running statistics
-    ids = jnp.tile(jnp.eye(N), (16, 1))  # agent rows, agent index fastest
-    obs = jnp.concatenate([batch.obs.reshape(16 * N, D), ids], axis=1)
-    actions = batch.action.reshape(16 * N)
-
-    def nll(net):
-        return -jnp.mean(jax.vmap(jaxil.ActorPolicy(net, normalizer).log_prob)(obs, actions))
-
-    optimizer = optax.adam(1e-2)
-    net = before.learner.policy.network
-    opt_state = optimizer.init(eqx.filter(net, eqx.is_array))
-    for _ in range(2):
-        updates, opt_state = optimizer.update(eqx.filter_grad(nll)(net), opt_state)
-        net = eqx.apply_updates(net, updates)
-    for want, got in zip(jax.tree.leaves(eqx.filter(net, eqx.is_array)),
-                         jax.tree.leaves(eqx.filter(after.learner.policy.network,
-                                                    eqx.is_array)), strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert nll(net) < nll(before.learner.policy.network)
-    assert before.bc_opt_state is not None and int(after.bc_opt_state[0].count) == 2
-    with pytest.raises(ValueError, match=r"adversarial.bc_steps_per_update: expected >= 0"):
-        magail(spread, dataclasses.replace(TINY, adversarial=AdversarialConfig(
-            bc_steps_per_update=-1)))
 
 
 def test_demos_that_end_early_are_refused_with_a_positive_reward(spread, demos):

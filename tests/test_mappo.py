@@ -47,25 +47,31 @@ def _leaves_equal(a, b) -> bool:
 
 @pytest.mark.parametrize("centralized", [False, True])
 def test_update_compiles_once(centralized):
+    """Traced once, the state's structure kept; with the decentralised critic, also: same
+    key, same result (and another key, another), through the same compiled update."""
     config = MAPPOConfig(TINY.ppo, centralized_critic=centralized)
     algo = mappo(jaxil.envs.make(SPREAD), config)
+    update = compiled_once(algo.update)
     state = algo.init(jax.random.key(0))
     # traced once; every state keeps the structure, shapes and dtypes of the first
-    state = run_updates(compiled_once(algo.update), state, [None] * 3)[-1]
+    state = run_updates(update, state, [None] * 3)[-1]
     assert int(state.step) == 3
     assert all(np.isfinite(float(v)) for v in state.metrics.values())
     # the normaliser saw every agent-step of the three rollouts
     assert float(state.learner.policy.normalizer.count) == 3 * TINY.batch_size * N
     # episodes are 25 steps: 4 envs x 24 steps have ended none yet; 4 x 25 = 4 episodes
     assert float(state.metrics["episodes"]) == 0.0
+    if centralized:
+        return
 
+    def four_updates(key):
+        state, metrics = algo.init(key), []
+        for _ in range(4):
+            state = update(state, None)
+            metrics.append(state.metrics)
+        return state, jax.tree.map(lambda *m: jnp.stack(m), *metrics)
 
-def test_same_key_same_result():
-    algo = mappo(jaxil.envs.make(SPREAD), TINY)
-    run = jax.jit(lambda k: jaxil.train(algo, k, None, 4))
-    a, ma = run(jax.random.key(3))
-    b, mb = run(jax.random.key(3))
-    c, _ = run(jax.random.key(4))
+    (a, ma), (b, mb), (c, _) = (four_updates(jax.random.key(k)) for k in (3, 3, 4))
     assert _leaves_equal((a.learner, ma), (b.learner, mb))
     assert not _leaves_equal(a.learner, c.learner)
     # updates of 8 steps: each env's first 25-step episode ends in the fourth
