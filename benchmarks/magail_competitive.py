@@ -12,7 +12,9 @@ For each method and seed, two matches of 64 episodes each: learned team 0 agains
 expert's team 1, and the expert's team 0 against learned team 1. Reported per side: the
 mean return of that side's agents, and its ratio to the same side's return in expert
 against expert (the paper's "within 10%" target is a ratio near 1 for both sides; returns
-can be negative, so the ratio's direction is noted in the record).
+can be negative, so the ratio's direction is noted in the record): once against the
+expert's reference episodes (`team*_ratio`), and once against the expert playing itself
+on the seed's own 64 episodes, the same starts and keys (`team*_ratio_same_episodes`).
 
     python benchmarks/magail_competitive.py [--envs mpe/simple_push,mpe/simple_tag]
         [--methods zero_sum,decentralized,bc] [--demos 100] [--seeds 3] [--updates 1000]
@@ -98,11 +100,13 @@ def main() -> None:
                 learned = algo.policy(state)
                 ours0, _ = side_returns(env, Match(learned, expert, team0), k, team0)
                 _, ours1 = side_returns(env, Match(expert, learned, team0), k, team0)
-                return jnp.stack([ours0, ours1])
+                # the expert against itself on the same episodes (same starts and keys)
+                ref0, ref1 = side_returns(env, expert, k, team0)
+                return jnp.stack([ours0, ours1, ref0, ref1])
 
             start = time.perf_counter()
             sides = np.asarray(jax.jit(jax.vmap(run))(
-                jax.random.split(jax.random.key(3), args.seeds)))  # [seeds, 2]
+                jax.random.split(jax.random.key(3), args.seeds)))  # [seeds, 4]
             emit({"benchmark": "magail_competitive", "env": env_name, "method": name,
                   "demo_episodes": args.demos, "updates": updates, "seeds": args.seeds,
                   "bc_steps_per_update": extra.get("bc_steps_per_update"),
@@ -112,6 +116,12 @@ def main() -> None:
                   "expert_team1_return": round(reference[1], 2),
                   "team0_ratio": [round(float(v / reference[0]), 3) for v in sides[:, 0]],
                   "team1_ratio": [round(float(v / reference[1]), 3) for v in sides[:, 1]],
+                  "expert_same_episodes": [[round(float(v), 2) for v in row]
+                                           for row in sides[:, 2:]],
+                  "team0_ratio_same_episodes": [round(float(v), 3)
+                                                for v in sides[:, 0] / sides[:, 2]],
+                  "team1_ratio_same_episodes": [round(float(v), 3)
+                                                for v in sides[:, 1] / sides[:, 3]],
                   "demo_return_per_agent": [round(float(v), 2) for v in
                                             np.asarray(demos.agent_returns).mean(0)],
                   "expert_seconds": round(expert_seconds, 1),
