@@ -185,25 +185,33 @@ def bc_step(policy: ActorPolicy, opt_state: optax.OptState, demos: Transition,
                         policy.deterministic), opt_state)
 
 
-def bc_regularize(policy: ActorPolicy, opt_state: optax.OptState, demos: Transition,
-                  config: AdversarialConfig) -> tuple[ActorPolicy, optax.OptState]:
-    """`config.bc_steps_per_update` BC steps (`bc_step`, Adam at `bc_learning_rate`) on
-    the whole expert batch `demos[M]`: what an update does after its policy step."""
+def bc_optimizer(config: AdversarialConfig) -> optax.GradientTransformation:
+    """The optimiser of the BC steps taken after each update: Adam at
+    `config.bc_learning_rate`."""
+    return optax.adam(config.bc_learning_rate)
+
+
+def bc_regularize(learner: PPOLearner, opt_state: optax.OptState, demos: Transition,
+                  config: AdversarialConfig) -> tuple[PPOLearner, optax.OptState]:
+    """`config.bc_steps_per_update` BC steps (`bc_step` with `bc_optimizer`) of the
+    learner's policy on the whole expert batch `demos[M]`: what an update does after its
+    policy step."""
+    optimizer = bc_optimizer(config)
 
     def step(carry, _):
-        return bc_step(*carry, demos, optax.adam(config.bc_learning_rate)), None
+        return bc_step(*carry, demos, optimizer), None
 
-    (policy, opt_state), _ = jax.lax.scan(step, (policy, opt_state), None,
+    (policy, opt_state), _ = jax.lax.scan(step, (learner.policy, opt_state), None,
                                           length=config.bc_steps_per_update)
-    return policy, opt_state
+    return learner._replace(policy=policy), opt_state
 
 
 def bc_optimizer_state(policy: ActorPolicy, config: AdversarialConfig) -> optax.OptState | None:
-    """The initial Adam state of `bc_regularize` for `policy`, or `None` when
+    """The initial state of `bc_optimizer` for `policy`, or `None` when
     `config.bc_steps_per_update` is 0."""
     if config.bc_steps_per_update == 0:
         return None
-    return optax.adam(config.bc_learning_rate).init(eqx.filter(policy.network, eqx.is_array))
+    return bc_optimizer(config).init(eqx.filter(policy.network, eqx.is_array))
 
 
 def bc_warm_start(policy: ActorPolicy, demos: Transition, key: PRNGKey, steps: int,
@@ -346,8 +354,7 @@ def adversarial(env: Env, method: AdversarialMethod, config: AdversarialConfig,
         if config.bc_steps_per_update > 0:
             rows = batch if extension is None else \
                 extension.acting_demos(batch, jax.random.fold_in(state.key, 2))
-            policy, bc_opt_state = bc_regularize(learner.policy, bc_opt_state, rows, config)
-            learner = learner._replace(policy=policy)
+            learner, bc_opt_state = bc_regularize(learner, bc_opt_state, rows, config)
         return AdversarialState(learner, disc, disc_opt_state, out.env_state, out.episodes,
                                 replay, out.key, state.step + 1, metrics, ext, bc_opt_state)
 

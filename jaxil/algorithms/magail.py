@@ -460,9 +460,8 @@ def magail(env: Env, config: MAGAILConfig | None = None) -> Algorithm:
         metrics = {k: jnp.asarray(out.metrics[k], jnp.float32) for k in state.metrics}
         learner, bc_opt_state = out.learner, state.bc_opt_state
         if adv.bc_steps_per_update > 0:  # on every agent's rows of the whole expert batch
-            policy, bc_opt_state = bc_regularize(
-                learner.policy, bc_opt_state, agent_rows(batch, mappo_config.agent_ids), adv)
-            learner = learner._replace(policy=policy)
+            learner, bc_opt_state = bc_regularize(
+                learner, bc_opt_state, agent_rows(batch, mappo_config.agent_ids), adv)
         return AdversarialState(learner, disc, disc_opt_state, out.env_state, out.episodes,
                                 None, out.key, state.step + 1, metrics,
                                 bc_opt_state=bc_opt_state)
