@@ -120,7 +120,9 @@ def test_zero_sum_loss_by_hand():
 
 @pytest.mark.parametrize("prior", ["centralized", "decentralized"])
 def test_update_traces_once_with_the_prior_shapes(spread, demos, prior):
-    algo = magail(spread, dataclasses.replace(TINY, prior=prior))
+    # with BC steps after each update (their Adam state is part of the traced state)
+    algo = magail(spread, dataclasses.replace(TINY, prior=prior, adversarial=dataclasses.replace(
+        TINY.adversarial, bc_steps_per_update=1)))
     data = jaxil.data.as_transitions(demos)
     state = jax.eval_shape(algo.init, jax.random.key(0), data)
     batch = jax.tree.map(lambda a: a[:64], data)
