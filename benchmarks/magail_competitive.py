@@ -14,7 +14,7 @@ side: the mean return of that side's agents, and its ratio to the same side's re
 expert against expert (the paper's "within 10%" target is a ratio near 1 for both sides; returns
 can be negative, so the ratio's direction is noted in the record): once against the
 expert's reference episodes (`team*_ratio`), and once against the expert playing itself
-on the seed's own 64 episodes, the same starts and keys (`team*_ratio_same_episodes`).
+on the seed's own episodes, the same starts and keys (`team*_ratio_same_episodes`).
 The learned policies sample their actions; they are also scored acting with their modes
 (`mode_*`), as the expert does.
 
